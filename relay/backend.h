@@ -1,0 +1,153 @@
+/* The small interface every relay backend implements, and the dispatcher
+ * that picks a backend by URL scheme, checks optional operations and counts. */
+#ifndef RELAY_BACKEND_H
+#define RELAY_BACKEND_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+
+/*
+ * Paths handed to a backend are relative to the relay's root, segments
+ * separated by '/', without a leading or trailing '/'; "" is the root.
+ * Every operation returns 0 or a negative errno and logs (g_warning or
+ * g_message) a sentence naming the backend, the operation, the path and
+ * the server's words when it fails for a reason other than ENOENT/EEXIST.
+ * Every operation may be called from several threads at once.
+ */
+
+/* One entry of a directory listing, or the result of stat. */
+struct backend_entry {
+	char *name;	/* one path segment (never "", ".", "..", never '/') */
+	bool is_dir;
+	uint64_t size;
+	int64_t mtime;	/* seconds since the epoch */
+	char *etag;	/* opaque version tag, or NULL when the backend has none */
+};
+
+void backend_entry_free(struct backend_entry *entry);
+void backend_entry_clear(struct backend_entry *entry);
+
+/* Receives fetched bytes in order; returns 0 or a negative errno to abort. */
+typedef int (*backend_sink_fn)(void *ctx, const void *data, size_t len);
+
+/* What the user configured that a backend may need. */
+struct backend_options {
+	const char *url;	   /* the relay URL as given */
+	const char *user;	   /* NULL: none (or ~/.netrc) */
+	const char *password;	   /* NULL: none; never logged */
+	const char *cacert;	   /* PEM file of a private CA, or NULL */
+	bool insecure;		   /* skip TLS verification */
+	const char *identity;	   /* SSH key file for sftp, or NULL */
+	const char *endpoint;	   /* S3 endpoint, or NULL */
+	const char *region;	   /* S3 region, or NULL */
+	unsigned transfers;	   /* parallel requests allowed */
+	unsigned connect_timeout;  /* seconds */
+	unsigned io_timeout;	   /* seconds without progress before failing */
+};
+
+enum backend_caps {
+	/* create_excl cannot be won by two clients at once */
+	BACKEND_CAN_CREATE_EXCL = 1 << 0,
+	/* rename is one atomic server-side operation */
+	BACKEND_CAN_RENAME = 1 << 1,
+	/* put_data replaces a file atomically (a reader never sees half) */
+	BACKEND_ATOMIC_PUT = 1 << 2,
+};
+
+struct relay_backend {
+	const char *name;		/* "local", "webdav", ... */
+	const char *const *schemes;	/* NULL-terminated URL schemes */
+	unsigned caps;			/* enum backend_caps */
+
+	/* Parse opt->url, check the relay can be reached (a listing of the
+	 * root, creating it if it is a local path), set *state. */
+	int (*open)(const struct backend_options *opt, void **state);
+	void (*close)(void *state);
+
+	/* Append one struct backend_entry * per child of dir to entries
+	 * (owned by the array: its free func is backend_entry_free).
+	 * Names that are unsafe (containing '/', NUL, ".", "..") are skipped
+	 * with a warning. -ENOENT when dir does not exist. */
+	int (*list)(void *state, const char *dir, GPtrArray *entries);
+	/* Fill entry (name = last segment) for path. -ENOENT when absent. */
+	int (*stat)(void *state, const char *path, struct backend_entry *entry);
+	/* Fetch bytes [offset, offset+length) of path, or fewer at its end,
+	 * in order through sink. length UINT64_MAX means to the end. */
+	int (*get)(void *state, const char *path, uint64_t offset,
+		   uint64_t length, backend_sink_fn sink, void *ctx);
+	/* Replace path with the size bytes read from fd from offset 0,
+	 * streamed (never all in memory). */
+	int (*put)(void *state, const char *path, int fd, uint64_t size);
+	/* Replace path with a small buffer (locks, placeholders); atomic
+	 * where caps has BACKEND_ATOMIC_PUT. */
+	int (*put_data)(void *state, const char *path, const void *data,
+			size_t len);
+	/* Create path holding data only if it does not exist: -EEXIST when
+	 * it does. Optional: NULL when the backend cannot (the protocol then
+	 * writes and re-reads). */
+	int (*create_excl)(void *state, const char *path, const void *data,
+			   size_t len);
+	/* Delete a file. -ENOENT when absent. */
+	int (*remove)(void *state, const char *path);
+	/* Move a file, replacing to. Optional. */
+	int (*rename)(void *state, const char *from, const char *to);
+	int (*mkdir)(void *state, const char *path);
+	/* Remove an empty directory: -ENOTEMPTY if it is not. */
+	int (*rmdir)(void *state, const char *path);
+	/* Free and total space; optional (-ENOSYS when unknown). */
+	int (*statfs)(void *state, struct statvfs *st);
+};
+
+/* Counters per request kind, for user.relay.stats. */
+enum backend_request_kind {
+	BACKEND_REQ_LIST, BACKEND_REQ_STAT, BACKEND_REQ_GET, BACKEND_REQ_PUT,
+	BACKEND_REQ_CREATE, BACKEND_REQ_REMOVE, BACKEND_REQ_RENAME,
+	BACKEND_REQ_MKDIR, BACKEND_REQ_RMDIR, BACKEND_REQ_STATFS,
+	BACKEND_REQ_KINDS
+};
+
+/* An opened backend: the table, its state, and counters. */
+struct backend {
+	const struct relay_backend *ops;
+	void *state;
+	gint64 requests[BACKEND_REQ_KINDS];	/* atomic */
+	gint64 bytes_up, bytes_down;		/* atomic */
+};
+
+/* Pick the backend for opt->url by scheme ("/path" means local) and open
+ * it. Prints nothing; on failure *message says why in one sentence. */
+int backend_open(const struct backend_options *opt, struct backend **out,
+		 char **message);
+void backend_close(struct backend *b);
+
+int backend_list(struct backend *b, const char *dir, GPtrArray **entries);
+int backend_stat(struct backend *b, const char *path,
+		 struct backend_entry *entry);
+int backend_get(struct backend *b, const char *path, uint64_t offset,
+		uint64_t length, backend_sink_fn sink, void *ctx);
+/* Fetch a whole small file (at most max bytes, else -EFBIG). */
+int backend_get_small(struct backend *b, const char *path, size_t max,
+		      GBytes **out);
+int backend_put(struct backend *b, const char *path, int fd, uint64_t size);
+int backend_put_data(struct backend *b, const char *path, const void *data,
+		     size_t len);
+/* -ENOSYS when the backend has no create_excl. */
+int backend_create_excl(struct backend *b, const char *path, const void *data,
+			size_t len);
+int backend_remove(struct backend *b, const char *path);
+/* Falls back to get + put + remove when the backend has no rename. */
+int backend_rename(struct backend *b, const char *from, const char *to);
+int backend_mkdir(struct backend *b, const char *path);
+int backend_rmdir(struct backend *b, const char *path);
+int backend_statfs(struct backend *b, struct statvfs *st);
+bool backend_has(const struct backend *b, enum backend_caps cap);
+/* "list=3 get=10 ... bytes_up=N bytes_down=N" */
+char *backend_stats_format(struct backend *b);
+
+/* The backends linked in. */
+extern const struct relay_backend backend_local;
+extern const struct relay_backend backend_webdav;
+
+#endif
