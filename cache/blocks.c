@@ -1,0 +1,400 @@
+/* The block cache on disk: cache_dir/blocks/<hash of key>/ holds `data`
+ * (sparse, the file's size) and `present` (one byte a block) and `key`.
+ * Lock order: cache->mutex, then item->mutex; neither is held while a
+ * block is fetched. */
+#include "cache/blocks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cache {
+	char *dir;
+	uint64_t block_size;
+	uint64_t max_size;
+	GMutex mutex;
+	GHashTable *items;	/* key -> struct cache_item * (live ones) */
+};
+
+struct cache_item {
+	struct cache *cache;
+	char *key;
+	char *dir;
+	uint64_t size;
+	uint64_t nblocks;
+	int fd;			/* data, read-write */
+	int present_fd;		/* presence map, one byte a block */
+	guint8 *present;
+	guint8 *fetching;
+	GMutex mutex;
+	GCond changed;
+	int refs;		/* under cache->mutex */
+};
+
+int cache_open(const char *dir, uint64_t block_size, uint64_t max_size,
+	       struct cache **out)
+{
+	g_autofree char *blocks = g_build_filename(dir, "blocks", NULL);
+	g_autofree char *staging = g_build_filename(dir, "staging", NULL);
+	struct cache *c;
+
+	*out = NULL;
+	if (g_mkdir_with_parents(blocks, 0700) < 0 ||
+	    g_mkdir_with_parents(staging, 0700) < 0) {
+		int err = errno;
+
+		g_warning("cache: cannot create %s: %s", dir, g_strerror(err));
+		return -err;
+	}
+	c = g_new0(struct cache, 1);
+	c->dir = g_strdup(dir);
+	c->block_size = block_size;
+	c->max_size = max_size;
+	g_mutex_init(&c->mutex);
+	c->items = g_hash_table_new(g_str_hash, g_str_equal);
+	*out = c;
+	return 0;
+}
+
+void cache_close(struct cache *c)
+{
+	if (!c)
+		return;
+	g_hash_table_destroy(c->items);
+	g_mutex_clear(&c->mutex);
+	g_free(c->dir);
+	g_free(c);
+}
+
+uint64_t cache_block_size(const struct cache *c)
+{
+	return c->block_size;
+}
+
+const char *cache_dir(const struct cache *c)
+{
+	return c->dir;
+}
+
+static char *item_dir(struct cache *c, const char *key)
+{
+	g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+							       key, -1);
+
+	return g_build_filename(c->dir, "blocks", hash, NULL);
+}
+
+/* Does the item's folder hold this key at this size? */
+static bool item_matches(const char *dir, const char *key, uint64_t size)
+{
+	g_autofree char *key_file = g_build_filename(dir, "key", NULL);
+	g_autofree char *expected = g_strdup_printf("%s\n%" G_GUINT64_FORMAT,
+						    key, size);
+	g_autofree char *stored = NULL;
+
+	if (!g_file_get_contents(key_file, &stored, NULL, NULL))
+		return false;
+	return strcmp(stored, expected) == 0;
+}
+
+static int item_reset(struct cache_item *item)
+{
+	g_autofree char *key_file = g_build_filename(item->dir, "key", NULL);
+	g_autofree char *text = g_strdup_printf("%s\n%" G_GUINT64_FORMAT,
+						item->key, item->size);
+
+	memset(item->present, 0, item->nblocks);
+	if (ftruncate(item->fd, 0) < 0 ||
+	    ftruncate(item->fd, item->size) < 0 ||
+	    ftruncate(item->present_fd, 0) < 0 ||
+	    ftruncate(item->present_fd, item->nblocks) < 0)
+		return -errno;
+	if (!g_file_set_contents(key_file, text, -1, NULL))
+		return -EIO;
+	return 0;
+}
+
+static void item_free(struct cache_item *item)
+{
+	if (item->fd >= 0)
+		close(item->fd);
+	if (item->present_fd >= 0)
+		close(item->present_fd);
+	g_free(item->present);
+	g_free(item->fetching);
+	g_mutex_clear(&item->mutex);
+	g_cond_clear(&item->changed);
+	g_free(item->key);
+	g_free(item->dir);
+	g_free(item);
+}
+
+static int item_open_files(struct cache_item *item)
+{
+	g_autofree char *data = g_build_filename(item->dir, "data", NULL);
+	g_autofree char *present = g_build_filename(item->dir, "present",
+						    NULL);
+	bool matches = item_matches(item->dir, item->key, item->size);
+
+	if (g_mkdir_with_parents(item->dir, 0700) < 0)
+		return -errno;
+	item->fd = open(data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	item->present_fd = open(present, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (item->fd < 0 || item->present_fd < 0)
+		return -errno;
+	if (!matches)
+		return item_reset(item);
+	if (pread(item->present_fd, item->present, item->nblocks, 0) < 0)
+		return -errno;
+	for (uint64_t i = 0; i < item->nblocks; i++)
+		item->present[i] = item->present[i] == 1;
+	return 0;
+}
+
+static struct cache_item *item_load(struct cache *c, const char *key,
+				    uint64_t size)
+{
+	struct cache_item *item = g_new0(struct cache_item, 1);
+	int ret;
+
+	item->cache = c;
+	item->key = g_strdup(key);
+	item->dir = item_dir(c, key);
+	item->size = size;
+	item->nblocks = (size + c->block_size - 1) / c->block_size;
+	item->present = g_malloc0(item->nblocks + 1);
+	item->fetching = g_malloc0(item->nblocks + 1);
+	item->fd = item->present_fd = -1;
+	g_mutex_init(&item->mutex);
+	g_cond_init(&item->changed);
+	ret = item_open_files(item);
+	if (ret < 0) {
+		g_warning("cache: opening %s: %s", item->dir, g_strerror(-ret));
+		item_free(item);
+		return NULL;
+	}
+	return item;
+}
+
+struct cache_item *cache_item_get(struct cache *c, const char *key,
+				  uint64_t size)
+{
+	struct cache_item *item;
+
+	g_mutex_lock(&c->mutex);
+	item = g_hash_table_lookup(c->items, key);
+	if (item && item->size != size)
+		item = NULL; /* a stale entry still open elsewhere */
+	if (!item) {
+		item = item_load(c, key, size);
+		if (item)
+			g_hash_table_replace(c->items, item->key, item);
+	}
+	if (item)
+		item->refs++;
+	g_mutex_unlock(&c->mutex);
+	return item;
+}
+
+void cache_item_unref(struct cache_item *item)
+{
+	struct cache *c;
+
+	if (!item)
+		return;
+	c = item->cache;
+	g_mutex_lock(&c->mutex);
+	if (--item->refs > 0) {
+		g_mutex_unlock(&c->mutex);
+		return;
+	}
+	if (g_hash_table_lookup(c->items, item->key) == item)
+		g_hash_table_remove(c->items, item->key);
+	g_mutex_unlock(&c->mutex);
+	item_free(item);
+}
+
+uint64_t cache_item_size(const struct cache_item *item)
+{
+	return item->size;
+}
+
+int cache_item_fd(struct cache_item *item)
+{
+	return item->fd;
+}
+
+static bool range_present_locked(struct cache_item *item, uint64_t first,
+				 uint64_t last)
+{
+	for (uint64_t i = first; i <= last && i < item->nblocks; i++)
+		if (!item->present[i])
+			return false;
+	return true;
+}
+
+bool cache_item_complete(struct cache_item *item)
+{
+	bool all;
+
+	g_mutex_lock(&item->mutex);
+	all = item->nblocks == 0 ||
+	      range_present_locked(item, 0, item->nblocks - 1);
+	g_mutex_unlock(&item->mutex);
+	return all;
+}
+
+bool cache_item_has(struct cache_item *item, uint64_t offset,
+		    uint64_t length)
+{
+	uint64_t bs = item->cache->block_size;
+	bool all;
+
+	if (length == 0 || offset >= item->size)
+		return true;
+	length = MIN(length, item->size - offset);
+	g_mutex_lock(&item->mutex);
+	all = range_present_locked(item, offset / bs,
+				   (offset + length - 1) / bs);
+	g_mutex_unlock(&item->mutex);
+	return all;
+}
+
+void cache_item_discard(struct cache_item *item)
+{
+	g_mutex_lock(&item->mutex);
+	item_reset(item);
+	g_mutex_unlock(&item->mutex);
+}
+
+/* Where fetched bytes of a run of blocks go. */
+struct block_sink {
+	int fd;
+	uint64_t offset;	/* next byte's place in the data file */
+	uint64_t end;		/* first byte past the run */
+};
+
+static int block_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct block_sink *bs = ctx;
+	const char *p = data;
+
+	len = MIN(len, bs->end - bs->offset);
+	while (len > 0) {
+		ssize_t n = pwrite(bs->fd, p, len, bs->offset);
+
+		if (n < 0)
+			return errno == ENOSPC ? -ENOSPC : -EIO;
+		p += n;
+		len -= n;
+		bs->offset += n;
+	}
+	return 0;
+}
+
+static void mark_present_locked(struct cache_item *item, uint64_t first,
+				uint64_t last)
+{
+	memset(item->present + first, 1, last - first + 1);
+	if (pwrite(item->present_fd, item->present + first,
+		   last - first + 1, first) < 0)
+		g_warning("cache: recording blocks of %s: %s", item->dir,
+			  g_strerror(errno));
+}
+
+/* Fetch blocks [first, last] (marked fetching by the caller). */
+static int fetch_run(struct cache_item *item, uint64_t first, uint64_t last,
+		     cache_fetch_fn fetch, void *ctx)
+{
+	uint64_t bs = item->cache->block_size;
+	struct block_sink sink = { item->fd, first * bs,
+				   MIN((last + 1) * bs, item->size) };
+	uint64_t start = sink.offset;
+	int ret = fetch(ctx, start, sink.end - start, block_sink_write, &sink);
+
+	if (ret == 0 && sink.offset != sink.end)
+		ret = -EIO; /* the file is shorter than its listing said */
+	return ret;
+}
+
+/* Make blocks [first, last] present, sharing fetches with other readers. */
+static int ensure_blocks(struct cache_item *item, uint64_t first,
+			 uint64_t last, cache_fetch_fn fetch, void *ctx)
+{
+	int ret = 0;
+
+	g_mutex_lock(&item->mutex);
+	for (uint64_t i = first; i <= last && ret == 0;) {
+		uint64_t j = i;
+
+		if (item->present[i]) {
+			i++;
+			continue;
+		}
+		if (item->fetching[i]) {
+			g_cond_wait(&item->changed, &item->mutex);
+			continue;
+		}
+		while (j + 1 <= last && !item->present[j + 1] &&
+		       !item->fetching[j + 1])
+			j++;
+		memset(item->fetching + i, 1, j - i + 1);
+		g_mutex_unlock(&item->mutex);
+		ret = fetch_run(item, i, j, fetch, ctx);
+		g_mutex_lock(&item->mutex);
+		memset(item->fetching + i, 0, j - i + 1);
+		if (ret == 0)
+			mark_present_locked(item, i, j);
+		g_cond_broadcast(&item->changed);
+		i = j + 1;
+	}
+	g_mutex_unlock(&item->mutex);
+	return ret;
+}
+
+ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
+			uint64_t offset, cache_fetch_fn fetch, void *ctx)
+{
+	uint64_t bs = item->cache->block_size;
+	ssize_t n;
+	int ret;
+
+	if (offset >= item->size || size == 0)
+		return 0;
+	size = MIN(size, item->size - offset);
+	ret = ensure_blocks(item, offset / bs, (offset + size - 1) / bs,
+			    fetch, ctx);
+	if (ret < 0)
+		return ret;
+	n = pread(item->fd, buf, size, offset);
+	return n < 0 ? -errno : n;
+}
+
+int cache_item_adopt(struct cache *c, const char *key, const char *file,
+		     uint64_t size)
+{
+	struct cache_item *item = cache_item_get(c, key, size);
+	g_autofree char *data = NULL;
+	int ret = 0;
+
+	if (!item)
+		return -EIO;
+	data = g_build_filename(item->dir, "data", NULL);
+	g_mutex_lock(&item->mutex);
+	if (rename(file, data) < 0) {
+		ret = -errno;
+	} else {
+		close(item->fd);
+		item->fd = open(data, O_RDWR | O_CLOEXEC);
+		if (item->fd < 0)
+			ret = -errno;
+		else if (item->nblocks > 0)
+			mark_present_locked(item, 0, item->nblocks - 1);
+	}
+	g_mutex_unlock(&item->mutex);
+	cache_item_unref(item);
+	return ret;
+}

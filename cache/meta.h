@@ -1,0 +1,19 @@
+/* The metadata cache: directory listings kept in memory for dir_cache
+ * seconds, dropped at once when this mount changes the directory. */
+#ifndef CACHE_META_H
+#define CACHE_META_H
+
+#include <glib.h>
+
+struct cache_meta;
+
+struct cache_meta *cache_meta_new(unsigned ttl_seconds);
+void cache_meta_free(struct cache_meta *m);
+/* The listing of dir if fresh (a new reference), else NULL. */
+GPtrArray *cache_meta_get(struct cache_meta *m, const char *dir);
+/* Keep entries (a new reference is taken) as dir's listing. */
+void cache_meta_put(struct cache_meta *m, const char *dir,
+		    GPtrArray *entries);
+void cache_meta_invalidate(struct cache_meta *m, const char *dir);
+
+#endif

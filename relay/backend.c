@@ -1,0 +1,296 @@
+/* The backend dispatcher: picks a backend by URL scheme, checks optional
+ * operations, falls back where the interface allows, and counts requests. */
+#include "relay/backend.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+static const struct relay_backend *const all_backends[] = {
+	&backend_local,
+	&backend_webdav,
+	NULL,
+};
+
+static const char *const request_kind_names[BACKEND_REQ_KINDS] = {
+	"list", "stat", "get", "put", "create", "remove",
+	"rename", "mkdir", "rmdir", "statfs",
+};
+
+void backend_entry_clear(struct backend_entry *entry)
+{
+	g_clear_pointer(&entry->name, g_free);
+	g_clear_pointer(&entry->etag, g_free);
+}
+
+void backend_entry_free(struct backend_entry *entry)
+{
+	if (!entry)
+		return;
+	backend_entry_clear(entry);
+	g_free(entry);
+}
+
+static char *url_scheme(const char *url)
+{
+	const char *colon = strstr(url, "://");
+
+	if (url[0] == '/' || !colon)
+		return g_strdup("file");
+	return g_ascii_strdown(url, colon - url);
+}
+
+static const struct relay_backend *backend_for_scheme(const char *scheme)
+{
+	for (int i = 0; all_backends[i]; i++) {
+		const char *const *s = all_backends[i]->schemes;
+
+		for (; *s; s++)
+			if (strcmp(*s, scheme) == 0)
+				return all_backends[i];
+	}
+	return NULL;
+}
+
+int backend_open(const struct backend_options *opt, struct backend **out,
+		 char **message)
+{
+	g_autofree char *scheme = url_scheme(opt->url);
+	const struct relay_backend *ops = backend_for_scheme(scheme);
+	void *state = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!ops) {
+		*message = g_strdup_printf("%s: no backend for '%s://' URLs "
+					   "in this build", opt->url, scheme);
+		return -EPROTONOSUPPORT;
+	}
+	ret = ops->open(opt, &state);
+	if (ret < 0) {
+		*message = g_strdup_printf("cannot open relay %s: %s",
+					   opt->url, g_strerror(-ret));
+		return ret;
+	}
+	*out = g_new0(struct backend, 1);
+	(*out)->ops = ops;
+	(*out)->state = state;
+	return 0;
+}
+
+void backend_close(struct backend *b)
+{
+	if (!b)
+		return;
+	b->ops->close(b->state);
+	g_free(b);
+}
+
+static void count(struct backend *b, enum backend_request_kind kind)
+{
+	__atomic_fetch_add(&b->requests[kind], 1, __ATOMIC_RELAXED);
+}
+
+bool backend_has(const struct backend *b, enum backend_caps cap)
+{
+	return (b->ops->caps & cap) != 0;
+}
+
+int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
+{
+	int ret;
+
+	*entries = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)backend_entry_free);
+	count(b, BACKEND_REQ_LIST);
+	ret = b->ops->list(b->state, dir, *entries);
+	if (ret < 0)
+		g_clear_pointer(entries, g_ptr_array_unref);
+	return ret;
+}
+
+int backend_stat(struct backend *b, const char *path,
+		 struct backend_entry *entry)
+{
+	memset(entry, 0, sizeof(*entry));
+	count(b, BACKEND_REQ_STAT);
+	return b->ops->stat(b->state, path, entry);
+}
+
+struct counting_sink {
+	struct backend *b;
+	backend_sink_fn sink;
+	void *ctx;
+};
+
+static int counting_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct counting_sink *cs = ctx;
+
+	__atomic_fetch_add(&cs->b->bytes_down, len, __ATOMIC_RELAXED);
+	return cs->sink(cs->ctx, data, len);
+}
+
+int backend_get(struct backend *b, const char *path, uint64_t offset,
+		uint64_t length, backend_sink_fn sink, void *ctx)
+{
+	struct counting_sink cs = { b, sink, ctx };
+
+	count(b, BACKEND_REQ_GET);
+	return b->ops->get(b->state, path, offset, length,
+			   counting_sink_write, &cs);
+}
+
+struct small_sink {
+	GByteArray *data;
+	size_t max;
+};
+
+static int small_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct small_sink *ss = ctx;
+
+	if (ss->data->len + len > ss->max)
+		return -EFBIG;
+	g_byte_array_append(ss->data, data, len);
+	return 0;
+}
+
+int backend_get_small(struct backend *b, const char *path, size_t max,
+		      GBytes **out)
+{
+	struct small_sink ss = { g_byte_array_new(), max };
+	int ret = backend_get(b, path, 0, UINT64_MAX, small_sink_write, &ss);
+
+	if (ret < 0) {
+		g_byte_array_unref(ss.data);
+		*out = NULL;
+		return ret;
+	}
+	*out = g_byte_array_free_to_bytes(ss.data);
+	return 0;
+}
+
+int backend_put(struct backend *b, const char *path, int fd, uint64_t size)
+{
+	int ret;
+
+	count(b, BACKEND_REQ_PUT);
+	ret = b->ops->put(b->state, path, fd, size);
+	if (ret == 0)
+		__atomic_fetch_add(&b->bytes_up, size, __ATOMIC_RELAXED);
+	return ret;
+}
+
+int backend_put_data(struct backend *b, const char *path, const void *data,
+		     size_t len)
+{
+	int ret;
+
+	count(b, BACKEND_REQ_PUT);
+	ret = b->ops->put_data(b->state, path, data, len);
+	if (ret == 0)
+		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+	return ret;
+}
+
+int backend_create_excl(struct backend *b, const char *path, const void *data,
+			size_t len)
+{
+	int ret;
+
+	if (!b->ops->create_excl)
+		return -ENOSYS;
+	count(b, BACKEND_REQ_CREATE);
+	ret = b->ops->create_excl(b->state, path, data, len);
+	if (ret == 0)
+		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+	return ret;
+}
+
+int backend_remove(struct backend *b, const char *path)
+{
+	count(b, BACKEND_REQ_REMOVE);
+	return b->ops->remove(b->state, path);
+}
+
+struct copy_sink {
+	int fd;
+	uint64_t written;
+};
+
+static int copy_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct copy_sink *cs = ctx;
+	ssize_t n = pwrite(cs->fd, data, len, cs->written);
+
+	if (n < 0 || (size_t)n != len)
+		return n < 0 ? -errno : -EIO;
+	cs->written += len;
+	return 0;
+}
+
+/* rename for backends that cannot: copy through a temporary file. */
+static int rename_by_copy(struct backend *b, const char *from, const char *to)
+{
+	char tmpl[] = "/tmp/relayfs-rename-XXXXXX";
+	struct copy_sink cs = { mkstemp(tmpl), 0 };
+	int ret;
+
+	if (cs.fd < 0)
+		return -errno;
+	unlink(tmpl);
+	ret = backend_get(b, from, 0, UINT64_MAX, copy_sink_write, &cs);
+	if (ret == 0)
+		ret = backend_put(b, to, cs.fd, cs.written);
+	if (ret == 0)
+		ret = backend_remove(b, from);
+	close(cs.fd);
+	return ret;
+}
+
+int backend_rename(struct backend *b, const char *from, const char *to)
+{
+	if (!b->ops->rename)
+		return rename_by_copy(b, from, to);
+	count(b, BACKEND_REQ_RENAME);
+	return b->ops->rename(b->state, from, to);
+}
+
+int backend_mkdir(struct backend *b, const char *path)
+{
+	count(b, BACKEND_REQ_MKDIR);
+	return b->ops->mkdir(b->state, path);
+}
+
+int backend_rmdir(struct backend *b, const char *path)
+{
+	count(b, BACKEND_REQ_RMDIR);
+	return b->ops->rmdir(b->state, path);
+}
+
+int backend_statfs(struct backend *b, struct statvfs *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!b->ops->statfs)
+		return -ENOSYS;
+	count(b, BACKEND_REQ_STATFS);
+	return b->ops->statfs(b->state, st);
+}
+
+char *backend_stats_format(struct backend *b)
+{
+	GString *s = g_string_new(NULL);
+
+	for (int i = 0; i < BACKEND_REQ_KINDS; i++)
+		g_string_append_printf(s, "%s=%" G_GINT64_FORMAT " ",
+				       request_kind_names[i],
+				       __atomic_load_n(&b->requests[i],
+							 __ATOMIC_RELAXED));
+	g_string_append_printf(s, "bytes_up=%" G_GINT64_FORMAT
+			       " bytes_down=%" G_GINT64_FORMAT,
+			       __atomic_load_n(&b->bytes_up, __ATOMIC_RELAXED),
+			       __atomic_load_n(&b->bytes_down, __ATOMIC_RELAXED));
+	return g_string_free(s, FALSE);
+}

@@ -1,0 +1,225 @@
+/* Lock files as a mutex between clients: take one (exclusively where the
+ * backend can), wait for a foreign one, break stale ones, release. */
+#include "relay/relay_private.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+int relay_lock_read(struct relay *r, const char *lock_path,
+		    struct relay_lock_info *info, bool *stale)
+{
+	struct backend_entry e;
+	g_autoptr(GBytes) raw = NULL;
+	gsize len;
+	const char *data;
+	int ret = backend_stat(r->backend, lock_path, &e);
+
+	memset(info, 0, sizeof(*info));
+	*stale = false;
+	if (ret < 0)
+		return ret;
+	*stale = e.mtime + (int64_t)r->params.lock_timeout <
+		 g_get_real_time() / G_USEC_PER_SEC;
+	backend_entry_clear(&e);
+	ret = backend_get_small(r->backend, lock_path, 64 * 1024, &raw);
+	if (ret == -EFBIG) {
+		info->valid = false;
+		return 0; /* a huge lock: held by nobody known */
+	}
+	if (ret < 0)
+		return ret;
+	data = g_bytes_get_data(raw, &len);
+	relay_lock_parse(data, len, info);
+	return 0;
+}
+
+bool relay_lock_held(struct relay *r, const char *path)
+{
+	bool held;
+
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_contains(r->held_locks, path);
+	g_mutex_unlock(&r->mutex);
+	return held;
+}
+
+/* Count one more acquisition if this mount holds path's lock already. */
+static bool lock_nest(struct relay *r, const char *path,
+		      enum relay_lock_mode mode, bool *upgrade)
+{
+	struct held_lock *held;
+
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_lookup(r->held_locks, path);
+	if (held) {
+		held->count++;
+		*upgrade = mode == RELAY_LOCK_WRITE &&
+			   held->mode != RELAY_LOCK_WRITE;
+		if (*upgrade)
+			held->mode = RELAY_LOCK_WRITE;
+	}
+	g_mutex_unlock(&r->mutex);
+	return held != NULL;
+}
+
+static void lock_remember(struct relay *r, const char *path,
+			  enum relay_lock_mode mode)
+{
+	struct held_lock *held = g_new0(struct held_lock, 1);
+
+	held->mode = mode;
+	held->count = 1;
+	g_mutex_lock(&r->mutex);
+	g_hash_table_replace(r->held_locks, g_strdup(path), held);
+	g_mutex_unlock(&r->mutex);
+}
+
+/* Write our lock where the backend cannot create exclusively: write, then
+ * read back; whoever's name is in the file has won. */
+static int lock_write_and_check(struct relay *r, const char *lock_path,
+				const char *data, size_t len)
+{
+	struct relay_lock_info info;
+	bool stale;
+	int ret = backend_put_data(r->backend, lock_path, data, len);
+
+	if (ret < 0)
+		return ret;
+	ret = relay_lock_read(r, lock_path, &info, &stale);
+	if (ret == 0 && g_strcmp0(info.owner, r->params.client) != 0)
+		ret = -EEXIST;
+	relay_lock_info_clear(&info);
+	return ret;
+}
+
+static int lock_try_create(struct relay *r, const char *lock_path,
+			   enum relay_lock_mode mode)
+{
+	size_t len;
+	g_autofree char *data = relay_lock_format(r->params.client, mode,
+						  &len);
+	struct backend_entry e;
+	int ret = backend_create_excl(r->backend, lock_path, data, len);
+
+	if (ret != -ENOSYS)
+		return ret;
+	ret = backend_stat(r->backend, lock_path, &e);
+	backend_entry_clear(&e);
+	if (ret == 0)
+		return -EEXIST;
+	if (ret != -ENOENT)
+		return ret;
+	return lock_write_and_check(r, lock_path, data, len);
+}
+
+/* A lock stands in our way: 0 when it was stale or gone (try again),
+ * -EBUSY while someone else holds it, or another error. */
+static int lock_inspect(struct relay *r, const char *lock_path,
+			const char *path, char **holder)
+{
+	struct relay_lock_info info;
+	bool stale;
+	int ret = relay_lock_read(r, lock_path, &info, &stale);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	ret = -EBUSY;
+	if (stale || g_strcmp0(info.owner, r->params.client) == 0) {
+		g_warning("relay: breaking %s lock of %s held by %s",
+			  stale ? "stale" : "our own leftover", path,
+			  info.owner ? info.owner : "nobody known");
+		ret = backend_remove(r->backend, lock_path);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	g_free(*holder);
+	*holder = g_strdup(info.owner ? info.owner : "nobody known");
+	relay_lock_info_clear(&info);
+	return ret;
+}
+
+static int lock_upgrade(struct relay *r, const char *path)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	size_t len;
+	g_autofree char *data = relay_lock_format(r->params.client,
+						  RELAY_LOCK_WRITE, &len);
+
+	return backend_put_data(r->backend, lock_path, data, len);
+}
+
+int relay_lock_acquire(struct relay *r, const char *path,
+		       enum relay_lock_mode mode)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	g_autofree char *holder = NULL;
+	gint64 deadline = g_get_monotonic_time() +
+			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
+	gint64 delay = 100 * 1000;
+	bool upgrade = false;
+	int ret;
+
+	if (lock_nest(r, path, mode, &upgrade))
+		return upgrade ? lock_upgrade(r, path) : 0;
+	for (;;) {
+		ret = lock_try_create(r, lock_path, mode);
+		if (ret == 0) {
+			lock_remember(r, path, mode);
+			return 0;
+		}
+		if (ret != -EEXIST)
+			return ret;
+		ret = lock_inspect(r, lock_path, path, &holder);
+		if (ret == 0)
+			continue;
+		if (ret != -EBUSY)
+			return ret;
+		if (g_get_monotonic_time() >= deadline)
+			break;
+		g_usleep(MIN(delay, deadline - g_get_monotonic_time() + 1));
+		delay = MIN(delay * 2, 2 * G_USEC_PER_SEC);
+	}
+	g_message("relay: %s is locked by %s; gave up after %u s", path,
+		  holder, r->params.lock_wait);
+	return -EBUSY;
+}
+
+int relay_lock_release(struct relay *r, const char *path)
+{
+	g_autofree char *lock_path = NULL;
+	struct held_lock *held;
+	bool last = false;
+	int ret;
+
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_lookup(r->held_locks, path);
+	if (held && held->count > 0 && --held->count == 0) {
+		g_hash_table_remove(r->held_locks, path);
+		last = true;
+	}
+	g_mutex_unlock(&r->mutex);
+	if (!last)
+		return 0;
+	lock_path = relay_lock_path(path);
+	ret = backend_remove(r->backend, lock_path);
+	if (ret < 0 && ret != -ENOENT) {
+		g_warning("relay: could not release the lock of %s: %s", path,
+			  g_strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void relay_lock_keep(struct relay *r, const char *path)
+{
+	struct held_lock *held;
+
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_lookup(r->held_locks, path);
+	if (held && held->count > 0)
+		held->count--;
+	g_mutex_unlock(&r->mutex);
+}

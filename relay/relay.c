@@ -1,0 +1,426 @@
+/* The relay object and listings: one backend listing folded into regular
+ * files and directories, each with its lock and placeholder state. */
+#include "relay/relay_private.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void cached_placeholder_free(gpointer data)
+{
+	struct cached_placeholder *cp = data;
+
+	g_free(cp->tag);
+	g_bytes_unref(cp->raw);
+	g_free(cp);
+}
+
+static void fetch_placeholder_job(gpointer data, gpointer user_data);
+
+struct relay *relay_new(struct backend *backend,
+			const struct relay_params *params)
+{
+	struct relay *r = g_new0(struct relay, 1);
+
+	r->backend = backend;
+	r->params = *params;
+	r->params.client = g_strdup(params->client);
+	if (r->params.transfers == 0)
+		r->params.transfers = 1;
+	g_mutex_init(&r->mutex);
+	r->held_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      g_free);
+	r->placeholders = g_hash_table_new_full(g_str_hash, g_str_equal,
+						g_free,
+						cached_placeholder_free);
+	r->fetchers = g_thread_pool_new(fetch_placeholder_job, r,
+					r->params.transfers, FALSE, NULL);
+	return r;
+}
+
+void relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	g_thread_pool_free(r->fetchers, FALSE, TRUE);
+	g_hash_table_destroy(r->held_locks);
+	g_hash_table_destroy(r->placeholders);
+	g_mutex_clear(&r->mutex);
+	g_free((char *)r->params.client);
+	g_free(r);
+}
+
+const struct relay_params *relay_params(const struct relay *r)
+{
+	return &r->params;
+}
+
+char *relay_stats(struct relay *r)
+{
+	return backend_stats_format(r->backend);
+}
+
+int relay_statfs(struct relay *r, struct statvfs *st)
+{
+	return backend_statfs(r->backend, st);
+}
+
+int relay_get(struct relay *r, const char *path, uint64_t offset,
+	      uint64_t length, backend_sink_fn sink, void *ctx)
+{
+	return backend_get(r->backend, path, offset, length, sink, ctx);
+}
+
+void relay_file_free(struct relay_file *f)
+{
+	if (!f)
+		return;
+	g_free(f->name);
+	g_free(f->etag);
+	g_free(f->placeholder_tag);
+	relay_placeholder_free(f->placeholder);
+	if (f->placeholder_raw)
+		g_bytes_unref(f->placeholder_raw);
+	relay_lock_info_clear(&f->lock);
+	g_free(f);
+}
+
+struct relay_file *relay_file_copy(const struct relay_file *f)
+{
+	struct relay_file *c = g_memdup2(f, sizeof(*f));
+
+	c->name = g_strdup(f->name);
+	c->etag = g_strdup(f->etag);
+	c->placeholder_tag = g_strdup(f->placeholder_tag);
+	c->lock.owner = g_strdup(f->lock.owner);
+	c->lock.version = g_strdup(f->lock.version);
+	c->placeholder = NULL;
+	if (f->placeholder_raw) {
+		gsize len;
+		const char *data = g_bytes_get_data(f->placeholder_raw, &len);
+
+		/* a re-parse is simpler than a deep copy routine to maintain */
+		c->placeholder_raw = g_bytes_ref(f->placeholder_raw);
+		c->placeholder = relay_placeholder_parse(data, len);
+	}
+	return c;
+}
+
+bool relay_file_visible(const struct relay_file *f)
+{
+	if (f->is_dir)
+		return true;
+	return f->has_content && f->state != RELAY_LOCKED_WRITE &&
+	       f->state != RELAY_GONE;
+}
+
+int64_t relay_file_mtime(const struct relay_file *f)
+{
+	if (f->placeholder && f->placeholder->has_timestamp)
+		return f->placeholder->timestamp;
+	return f->mtime;
+}
+
+char *relay_file_version(const struct relay_file *f)
+{
+	const struct relay_placeholder *ph = f->placeholder;
+
+	if (ph && ph->has_timestamp)
+		return g_strdup_printf("s%" G_GUINT64_FORMAT "-t%" G_GINT64_FORMAT
+				       "-c%s", f->size, ph->timestamp,
+				       ph->checksum ? ph->checksum : "");
+	if (f->etag)
+		return g_strdup_printf("s%" G_GUINT64_FORMAT "-e%s", f->size,
+				       f->etag);
+	return g_strdup_printf("s%" G_GUINT64_FORMAT "-m%" G_GINT64_FORMAT,
+			       f->size, f->mtime);
+}
+
+const char *relay_file_state_name(enum relay_file_state state)
+{
+	switch (state) {
+	case RELAY_READY: return "ready";
+	case RELAY_LOCKED_READ: return "locked-r";
+	case RELAY_LOCKED_WRITE: return "locked-w";
+	case RELAY_OURS_READ: return "pulling";
+	case RELAY_OURS_WRITE: return "uploading";
+	case RELAY_GONE: return "pulled";
+	}
+	return "unknown";
+}
+
+void relay_placeholder_remember(struct relay *r, const char *path,
+				const char *tag, GBytes *raw)
+{
+	struct cached_placeholder *cp = g_new0(struct cached_placeholder, 1);
+
+	cp->tag = g_strdup(tag);
+	cp->raw = g_bytes_ref(raw);
+	g_mutex_lock(&r->mutex);
+	g_hash_table_replace(r->placeholders, g_strdup(path), cp);
+	g_mutex_unlock(&r->mutex);
+}
+
+void relay_placeholder_forget(struct relay *r, const char *path)
+{
+	g_mutex_lock(&r->mutex);
+	g_hash_table_remove(r->placeholders, path);
+	g_mutex_unlock(&r->mutex);
+}
+
+/* The cached raw placeholder of path if its tag is tag (a NULL cached tag
+ * is ours: it adopts tag). */
+static GBytes *placeholder_lookup(struct relay *r, const char *path,
+				  const char *tag)
+{
+	struct cached_placeholder *cp;
+	GBytes *raw = NULL;
+
+	g_mutex_lock(&r->mutex);
+	cp = g_hash_table_lookup(r->placeholders, path);
+	if (cp && !cp->tag && tag)
+		cp->tag = g_strdup(tag);
+	if (cp && (!tag || g_strcmp0(cp->tag, tag) == 0))
+		raw = g_bytes_ref(cp->raw);
+	g_mutex_unlock(&r->mutex);
+	return raw;
+}
+
+struct relay_placeholder *relay_placeholder_cached(struct relay *r,
+						   const char *path)
+{
+	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL);
+	gsize len;
+	const char *data;
+
+	if (!raw)
+		return NULL;
+	data = g_bytes_get_data(raw, &len);
+	return relay_placeholder_parse(data, len);
+}
+
+int relay_placeholder_fetch(struct relay *r, const char *path,
+			    struct relay_placeholder **ph)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autoptr(GBytes) raw = NULL;
+	gsize len;
+	const char *data;
+	int ret = backend_get_small(r->backend, ph_path, 1 << 20, &raw);
+
+	*ph = NULL;
+	if (ret < 0)
+		return ret;
+	relay_placeholder_remember(r, path, NULL, raw);
+	data = g_bytes_get_data(raw, &len);
+	*ph = relay_placeholder_parse(data, len);
+	return 0;
+}
+
+/* Names a listing may hold that no client could have meant. */
+static bool name_is_safe(const char *name)
+{
+	if (!g_utf8_validate(name, -1, NULL))
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
+			return false;
+	return name[0] && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static struct relay_file *file_for(GHashTable *files, const char *name)
+{
+	struct relay_file *f = g_hash_table_lookup(files, name);
+
+	if (!f) {
+		f = g_new0(struct relay_file, 1);
+		f->name = g_strdup(name);
+		g_hash_table_insert(files, f->name, f);
+	}
+	return f;
+}
+
+static void fold_entry(struct relay *r, GHashTable *files,
+		       const struct backend_entry *e)
+{
+	g_autofree char *target = NULL;
+	enum relay_special_kind kind = relay_name_classify(e->name, &target);
+	struct relay_file *f;
+
+	if (kind != RELAY_NAME_REGULAR && (!target || e->is_dir))
+		return; /* a special name that locks nothing: hidden */
+	if (kind == RELAY_NAME_MESSAGE)
+		return;
+	f = file_for(files, kind == RELAY_NAME_REGULAR ? e->name : target);
+	if (kind == RELAY_NAME_LOCK) {
+		f->has_lock = true;
+		f->lock_mtime = e->mtime;
+	} else if (kind == RELAY_NAME_PLACEHOLDER) {
+		f->has_placeholder = true;
+		f->placeholder_tag = e->etag ? g_strdup(e->etag) :
+			g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT,
+					e->mtime, e->size);
+	} else {
+		f->is_dir = e->is_dir;
+		f->has_content = !e->is_dir;
+		f->size = e->size;
+		f->mtime = e->mtime;
+		f->etag = g_strdup(e->etag);
+	}
+}
+
+/* What a listing needs fetched: a placeholder or a lock of one file. */
+struct fetch_job {
+	struct relay_file *file;
+	char *path;
+	GMutex *mutex;
+	GCond *cond;
+	unsigned *pending;
+};
+
+static void fetch_placeholder(struct relay *r, struct relay_file *f,
+			      const char *path)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	GBytes *raw = placeholder_lookup(r, path, f->placeholder_tag);
+	gsize len;
+	const char *data;
+
+	if (!raw) {
+		if (backend_get_small(r->backend, ph_path, 1 << 20, &raw) < 0)
+			return; /* shown with the backend's mtime */
+		relay_placeholder_remember(r, path, f->placeholder_tag, raw);
+	}
+	data = g_bytes_get_data(raw, &len);
+	f->placeholder_raw = raw;
+	f->placeholder = relay_placeholder_parse(data, len);
+	if (!f->placeholder->valid)
+		g_warning("relay: placeholder of %s is corrupt; its content "
+			  "stays readable", path);
+}
+
+static void fetch_lock(struct relay *r, struct relay_file *f,
+		       const char *path)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	int ret = relay_lock_read(r, lock_path, &f->lock, &f->lock_stale);
+
+	if (ret == -ENOENT)
+		f->has_lock = false;
+	else if (ret < 0)
+		f->lock_stale = false; /* unknown: counts as a foreign lock */
+}
+
+static void fetch_placeholder_job(gpointer data, gpointer user_data)
+{
+	struct fetch_job *job = data;
+	struct relay *r = user_data;
+
+	if (job->file->has_lock && !relay_lock_held(r, job->path))
+		fetch_lock(r, job->file, job->path);
+	if (job->file->has_placeholder)
+		fetch_placeholder(r, job->file, job->path);
+	g_mutex_lock(job->mutex);
+	if (--*job->pending == 0)
+		g_cond_signal(job->cond);
+	g_mutex_unlock(job->mutex);
+	g_free(job->path);
+	g_free(job);
+}
+
+static enum relay_file_state file_state(struct relay *r,
+					const struct relay_file *f,
+					const char *path)
+{
+	struct held_lock *held;
+	enum relay_file_state state = RELAY_READY;
+
+	if (!f->has_content)
+		return RELAY_GONE;
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_lookup(r->held_locks, path);
+	if (held)
+		state = held->mode == RELAY_LOCK_READ ? RELAY_OURS_READ :
+							 RELAY_OURS_WRITE;
+	g_mutex_unlock(&r->mutex);
+	if (held || !f->has_lock || f->lock_stale)
+		return state;
+	if (f->lock.owner && strcmp(f->lock.owner, r->params.client) == 0 &&
+	    f->lock.mode == RELAY_LOCK_READ)
+		return RELAY_READY; /* our pull, cut short by a crash */
+	return f->lock.mode == RELAY_LOCK_READ ? RELAY_LOCKED_READ :
+						 RELAY_LOCKED_WRITE;
+}
+
+/* Fetch the locks and placeholders the files need, transfers at a time. */
+static void fetch_specials(struct relay *r, const char *dir, GPtrArray *files)
+{
+	GMutex mutex;
+	GCond cond;
+	unsigned pending = 1;
+
+	g_mutex_init(&mutex);
+	g_cond_init(&cond);
+	for (guint i = 0; i < files->len; i++) {
+		struct relay_file *f = files->pdata[i];
+		struct fetch_job *job;
+
+		if (!f->has_content || (!f->has_lock && !f->has_placeholder))
+			continue;
+		job = g_new0(struct fetch_job, 1);
+		job->file = f;
+		job->path = relay_path_join(dir, f->name);
+		job->mutex = &mutex;
+		job->cond = &cond;
+		job->pending = &pending;
+		g_mutex_lock(&mutex);
+		pending++;
+		g_mutex_unlock(&mutex);
+		g_thread_pool_push(r->fetchers, job, NULL);
+	}
+	g_mutex_lock(&mutex);
+	pending--;
+	while (pending > 0)
+		g_cond_wait(&cond, &mutex);
+	g_mutex_unlock(&mutex);
+	g_cond_clear(&cond);
+	g_mutex_clear(&mutex);
+}
+
+int relay_list(struct relay *r, const char *dir, GPtrArray **files)
+{
+	g_autoptr(GHashTable) by_name = g_hash_table_new(g_str_hash,
+							 g_str_equal);
+	g_autoptr(GPtrArray) entries = NULL;
+	int ret = backend_list(r->backend, dir, &entries);
+	GHashTableIter it;
+	gpointer value;
+
+	*files = NULL;
+	if (ret < 0)
+		return ret;
+	for (guint i = 0; i < entries->len; i++) {
+		const struct backend_entry *e = entries->pdata[i];
+
+		if (!name_is_safe(e->name)) {
+			g_warning("relay: listing of '%s' holds an unsafe name; "
+				  "skipped", dir);
+			continue;
+		}
+		fold_entry(r, by_name, e);
+	}
+	*files = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)relay_file_free);
+	g_hash_table_iter_init(&it, by_name);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		g_ptr_array_add(*files, value);
+	fetch_specials(r, dir, *files);
+	for (guint i = 0; i < (*files)->len; i++) {
+		struct relay_file *f = (*files)->pdata[i];
+		g_autofree char *path = relay_path_join(dir, f->name);
+
+		if (!f->is_dir)
+			f->state = file_state(r, f, path);
+	}
+	return 0;
+}

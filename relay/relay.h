@@ -1,0 +1,119 @@
+/* The relay protocol's sequences (PROTOCOL.md): listing with the files'
+ * states, locks, push, pull registration, delete, rename, directories. */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+
+#include "relay/backend.h"
+#include "relay/lock.h"
+#include "relay/placeholder.h"
+
+struct relay_params {
+	const char *client;	/* this client's name */
+	unsigned pullers;	/* pulls after which content is removed */
+	unsigned lock_timeout;	/* seconds after which a lock is stale */
+	unsigned lock_wait;	/* seconds to wait for a foreign lock */
+	unsigned transfers;	/* parallel placeholder fetches */
+};
+
+enum relay_file_state {
+	RELAY_READY,		/* content present, no lock in force */
+	RELAY_LOCKED_READ,	/* another client is pulling: still listed */
+	RELAY_LOCKED_WRITE,	/* another client is writing (or a lock of
+				 * unknown mode): not listed */
+	RELAY_OURS_READ,	/* we hold the read lock */
+	RELAY_OURS_WRITE,	/* we hold the write lock */
+	RELAY_GONE,		/* only the placeholder is left: not listed */
+};
+
+/* A regular file or directory of a listing, with its specials folded in. */
+struct relay_file {
+	char *name;
+	bool is_dir;
+	bool has_content;
+	uint64_t size;		/* of the content */
+	int64_t mtime;		/* of the content on the backend */
+	char *etag;		/* of the content, may be NULL */
+	bool has_placeholder;
+	char *placeholder_tag;	/* its version on the backend */
+	GBytes *placeholder_raw;		/* as read, or NULL */
+	struct relay_placeholder *placeholder;	/* parsed, or NULL */
+	bool has_lock;
+	int64_t lock_mtime;
+	struct relay_lock_info lock;	/* read when has_lock */
+	bool lock_stale;
+	enum relay_file_state state;
+};
+
+struct relay;
+
+struct relay *relay_new(struct backend *backend,
+			const struct relay_params *params);
+void relay_free(struct relay *r);
+const struct relay_params *relay_params(const struct relay *r);
+
+/* true when f should be shown in the mount. */
+bool relay_file_visible(const struct relay_file *f);
+/* mtime to show: the placeholder's timestamp, else the backend's. */
+int64_t relay_file_mtime(const struct relay_file *f);
+/* A key naming this version of f's content (size, placeholder timestamp
+ * and checksum, else backend ETag/mtime). Newly allocated. */
+char *relay_file_version(const struct relay_file *f);
+struct relay_file *relay_file_copy(const struct relay_file *f);
+void relay_file_free(struct relay_file *f);
+/* user.relay.state text: ready, locked-r, locked-w, ... */
+const char *relay_file_state_name(enum relay_file_state state);
+
+/* One listing request, plus a GET for each lock and each placeholder not
+ * cached yet. files: struct relay_file *, regular files and directories,
+ * visible or not (relay_file_visible tells). Unsafe names are skipped
+ * with a warning. */
+int relay_list(struct relay *r, const char *dir, GPtrArray **files);
+
+/* Take path's lock in mode, waiting up to lock_wait for a foreign one
+ * (then -EBUSY); breaks stale locks with a warning. Nested acquisitions
+ * by this mount count. */
+int relay_lock_acquire(struct relay *r, const char *path,
+		       enum relay_lock_mode mode);
+/* Drop one acquisition; the lock file is deleted with the last. */
+int relay_lock_release(struct relay *r, const char *path);
+/* Drop one acquisition but leave the lock on the relay, held for a retry
+ * (a push that failed half way must not show a half-written file). */
+void relay_lock_keep(struct relay *r, const char *path);
+bool relay_lock_held(struct relay *r, const char *path);
+
+/* Push: lock, placeholder (pusher = us, mtime, checksum, no pullers),
+ * content streamed from fd, unlock. */
+int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
+	       int64_t mtime, const char *checksum);
+/* Register our pull of path (its lock held by the caller): read the
+ * placeholder, append us unless listed, write it back, and remove the
+ * content once `pullers` distinct clients have it. *removed tells. */
+int relay_register_pull(struct relay *r, const char *path, bool *removed);
+/* Rewrite the timestamp in path's placeholder, under its lock. */
+int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime);
+/* Fetch path's bytes [offset, offset+length) through sink. */
+int relay_get(struct relay *r, const char *path, uint64_t offset,
+	      uint64_t length, backend_sink_fn sink, void *ctx);
+/* The parsed placeholder of path, fresh from the relay. */
+int relay_placeholder_fetch(struct relay *r, const char *path,
+			    struct relay_placeholder **ph);
+/* The cached placeholder of path, or NULL (no request). */
+struct relay_placeholder *relay_placeholder_cached(struct relay *r,
+						   const char *path);
+
+int relay_delete(struct relay *r, const char *path);
+/* Rename a file (with its placeholder, under both locks) or a directory. */
+int relay_rename(struct relay *r, const char *from, const char *to,
+		 bool is_dir);
+int relay_mkdir(struct relay *r, const char *path);
+int relay_rmdir(struct relay *r, const char *path);
+int relay_statfs(struct relay *r, struct statvfs *st);
+/* "list=N get=N ..." for user.relay.stats. Newly allocated. */
+char *relay_stats(struct relay *r);
+
+#endif

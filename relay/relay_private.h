@@ -1,0 +1,39 @@
+/* What the relay's own files share: the struct behind struct relay.
+ * Lock order: relay->mutex is a leaf (never held across a request). */
+#ifndef RELAY_RELAY_PRIVATE_H
+#define RELAY_RELAY_PRIVATE_H
+
+#include "relay/relay.h"
+
+struct relay {
+	struct backend *backend;
+	struct relay_params params;	/* strings owned */
+	GMutex mutex;
+	GHashTable *held_locks;		/* path -> struct held_lock * */
+	GHashTable *placeholders;	/* path -> struct cached_placeholder * */
+	GThreadPool *fetchers;		/* placeholder fetches of listings */
+};
+
+struct held_lock {
+	enum relay_lock_mode mode;
+	unsigned count;
+};
+
+/* A placeholder as last read or written by this mount. tag is the
+ * backend's version of it, NULL right after we wrote it ourselves (the
+ * next listing adopts the tag it shows). */
+struct cached_placeholder {
+	char *tag;
+	GBytes *raw;
+};
+
+/* Remember raw as path's placeholder (tag NULL: written by us). */
+void relay_placeholder_remember(struct relay *r, const char *path,
+				const char *tag, GBytes *raw);
+void relay_placeholder_forget(struct relay *r, const char *path);
+
+/* Read path's lock file: -ENOENT when there is none. */
+int relay_lock_read(struct relay *r, const char *lock_path,
+		    struct relay_lock_info *info, bool *stale);
+
+#endif

@@ -1,0 +1,253 @@
+/* The protocol's sequences, one request a step (PROTOCOL.md, Sequences):
+ * push, pull registration, timestamp rewrite, delete, rename, directories. */
+#include "relay/relay_private.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
+	       int64_t mtime, const char *checksum)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autofree char *ph = NULL;
+	g_autoptr(GBytes) raw = NULL;
+	size_t len;
+	int ret = relay_lock_acquire(r, path, RELAY_LOCK_WRITE);
+
+	if (ret < 0)
+		return ret;
+	ph = relay_placeholder_format(r->params.client, mtime, checksum, &len);
+	ret = backend_put_data(r->backend, ph_path, ph, len);
+	if (ret == 0) {
+		raw = g_bytes_new(ph, len);
+		relay_placeholder_remember(r, path, NULL, raw);
+		ret = backend_put(r->backend, path, fd, size);
+	}
+	if (ret < 0) {
+		/* keep the lock: nobody may take the new placeholder with
+		 * the old content; the retry or the repair releases it */
+		relay_lock_keep(r, path);
+		relay_placeholder_forget(r, path);
+		return ret;
+	}
+	return relay_lock_release(r, path);
+}
+
+static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	gsize len;
+	const char *data = g_bytes_get_data(raw, &len);
+	int ret = backend_put_data(r->backend, ph_path, data, len);
+
+	if (ret == 0)
+		relay_placeholder_remember(r, path, NULL, raw);
+	return ret;
+}
+
+/* Remove the content once enough distinct clients have it. */
+static int remove_if_pulled(struct relay *r, const char *path,
+			    const struct relay_placeholder *ph, bool *removed)
+{
+	unsigned count;
+	int ret;
+
+	if (!ph->pullers) {
+		g_warning("relay: placeholder of %s is corrupt: its pullers "
+			  "are unknown, so %s stays on the relay", path, path);
+		return 0;
+	}
+	count = relay_placeholder_count_pullers(ph);
+	if (count < r->params.pullers)
+		return 0;
+	ret = backend_remove(r->backend, path);
+	if (ret == -ENOENT)
+		ret = 0;
+	*removed = ret == 0;
+	return ret;
+}
+
+int relay_register_pull(struct relay *r, const char *path, bool *removed)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autoptr(GBytes) raw = NULL;
+	struct relay_placeholder *ph;
+	gsize len;
+	const char *data;
+	int ret = backend_get_small(r->backend, ph_path, 1 << 20, &raw);
+
+	*removed = false;
+	if (ret == -ENOENT) {
+		g_message("relay: %s has no placeholder; pull not registered",
+			  path);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	data = g_bytes_get_data(raw, &len);
+	ph = relay_placeholder_parse(data, len);
+	if (!relay_placeholder_has_puller(ph, r->params.client)) {
+		GBytes *appended = relay_placeholder_append_puller(
+			data, len, r->params.client);
+
+		relay_placeholder_free(ph);
+		g_bytes_unref(raw);
+		raw = appended;
+		ret = put_placeholder(r, path, raw);
+		if (ret < 0)
+			return ret;
+		data = g_bytes_get_data(raw, &len);
+		ph = relay_placeholder_parse(data, len);
+	}
+	ret = remove_if_pulled(r, path, ph, removed);
+	relay_placeholder_free(ph);
+	return ret;
+}
+
+/* raw with its "timestamp:" line set to mtime, everything else kept. */
+static GBytes *placeholder_with_timestamp(GBytes *raw, int64_t mtime)
+{
+	gsize len;
+	const char *data = g_bytes_get_data(raw, &len);
+	g_autofree char *text = g_strndup(data, len);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autofree char *line = g_strdup_printf("timestamp: %" G_GINT64_FORMAT,
+						mtime);
+	GString *out = g_string_new(NULL);
+	bool done = false;
+
+	for (int i = 0; lines[i]; i++) {
+		const char *l = lines[i];
+
+		if (i > 0)
+			g_string_append_c(out, '\n');
+		if (!done && g_str_has_prefix(l, "timestamp:")) {
+			g_string_append(out, line);
+			if (g_str_has_suffix(l, "\r"))
+				g_string_append_c(out, '\r');
+			done = true;
+			continue;
+		}
+		g_string_append(out, l);
+		if (!done && i == 0 && g_str_has_prefix(l, "placeholder%") &&
+		    !strstr(text, "\ntimestamp:")) {
+			g_string_append_printf(out, "\n%s", line);
+			done = true;
+		}
+	}
+	return g_string_free_to_bytes(out);
+}
+
+int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autoptr(GBytes) raw = NULL;
+	g_autoptr(GBytes) changed = NULL;
+	int ret = relay_lock_acquire(r, path, RELAY_LOCK_WRITE);
+	int rel;
+
+	if (ret < 0)
+		return ret;
+	ret = backend_get_small(r->backend, ph_path, 1 << 20, &raw);
+	if (ret == 0) {
+		changed = placeholder_with_timestamp(raw, mtime);
+		ret = put_placeholder(r, path, changed);
+	}
+	rel = relay_lock_release(r, path);
+	return ret < 0 ? ret : rel;
+}
+
+static int remove_quietly(struct relay *r, const char *path)
+{
+	int ret = backend_remove(r->backend, path);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int relay_delete(struct relay *r, const char *path)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	int ret = relay_lock_acquire(r, path, RELAY_LOCK_WRITE);
+	int rel;
+
+	if (ret < 0)
+		return ret;
+	ret = backend_remove(r->backend, path);
+	if (ret == 0 || ret == -ENOENT)
+		ret = remove_quietly(r, ph_path);
+	relay_placeholder_forget(r, path);
+	rel = relay_lock_release(r, path);
+	return ret < 0 ? ret : rel;
+}
+
+static int rename_file_locked(struct relay *r, const char *from,
+			      const char *to)
+{
+	g_autofree char *from_ph = relay_placeholder_path(from);
+	g_autofree char *to_ph = relay_placeholder_path(to);
+	int ret = backend_rename(r->backend, from, to);
+
+	if (ret < 0)
+		return ret;
+	ret = backend_rename(r->backend, from_ph, to_ph);
+	if (ret == -ENOENT)
+		ret = remove_quietly(r, to_ph);
+	relay_placeholder_forget(r, from);
+	relay_placeholder_forget(r, to);
+	return ret;
+}
+
+int relay_rename(struct relay *r, const char *from, const char *to,
+		 bool is_dir)
+{
+	int ret, rel;
+
+	if (is_dir)
+		return backend_rename(r->backend, from, to);
+	ret = relay_lock_acquire(r, from, RELAY_LOCK_WRITE);
+	if (ret < 0)
+		return ret;
+	ret = relay_lock_acquire(r, to, RELAY_LOCK_WRITE);
+	if (ret == 0) {
+		ret = rename_file_locked(r, from, to);
+		rel = relay_lock_release(r, to);
+		ret = ret < 0 ? ret : rel;
+	}
+	rel = relay_lock_release(r, from);
+	return ret < 0 ? ret : rel;
+}
+
+int relay_mkdir(struct relay *r, const char *path)
+{
+	return backend_mkdir(r->backend, path);
+}
+
+/* rmdir of a folder that looks empty: it may still hold placeholders of
+ * pulled files (removed with it), or locks (EBUSY). */
+int relay_rmdir(struct relay *r, const char *path)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int ret = backend_list(r->backend, path, &entries);
+	bool busy = false, full = false;
+
+	if (ret < 0)
+		return ret;
+	for (guint i = 0; i < entries->len; i++) {
+		const struct backend_entry *e = entries->pdata[i];
+		enum relay_special_kind kind = relay_name_classify(e->name,
+								   NULL);
+
+		busy |= kind == RELAY_NAME_LOCK;
+		full |= kind == RELAY_NAME_REGULAR || e->is_dir;
+	}
+	if (busy || full)
+		return busy ? -EBUSY : -ENOTEMPTY;
+	for (guint i = 0; i < entries->len && ret == 0; i++) {
+		const struct backend_entry *e = entries->pdata[i];
+		g_autofree char *p = relay_path_join(path, e->name);
+
+		ret = remove_quietly(r, p);
+	}
+	return ret == 0 ? backend_rmdir(r->backend, path) : ret;
+}
