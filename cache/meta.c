@@ -10,14 +10,14 @@ struct cache_meta {
 
 struct listing {
 	gint64 made;		/* monotonic, microseconds */
-	GPtrArray *entries;
+	GHashTable *entries;
 };
 
 static void listing_free(gpointer data)
 {
 	struct listing *l = data;
 
-	g_ptr_array_unref(l->entries);
+	g_hash_table_unref(l->entries);
 	g_free(l);
 }
 
@@ -41,26 +41,26 @@ void cache_meta_free(struct cache_meta *m)
 	g_free(m);
 }
 
-GPtrArray *cache_meta_get(struct cache_meta *m, const char *dir)
+GHashTable *cache_meta_get(struct cache_meta *m, const char *dir)
 {
 	struct listing *l;
-	GPtrArray *entries = NULL;
+	GHashTable *entries = NULL;
 
 	g_mutex_lock(&m->mutex);
 	l = g_hash_table_lookup(m->listings, dir);
 	if (l && g_get_monotonic_time() - l->made < m->ttl_us)
-		entries = g_ptr_array_ref(l->entries);
+		entries = g_hash_table_ref(l->entries);
 	g_mutex_unlock(&m->mutex);
 	return entries;
 }
 
 void cache_meta_put(struct cache_meta *m, const char *dir,
-		    GPtrArray *entries)
+		    GHashTable *entries)
 {
 	struct listing *l = g_new0(struct listing, 1);
 
 	l->made = g_get_monotonic_time();
-	l->entries = g_ptr_array_ref(entries);
+	l->entries = g_hash_table_ref(entries);
 	g_mutex_lock(&m->mutex);
 	g_hash_table_replace(m->listings, g_strdup(dir), l);
 	g_mutex_unlock(&m->mutex);

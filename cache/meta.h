@@ -9,11 +9,12 @@ struct cache_meta;
 
 struct cache_meta *cache_meta_new(unsigned ttl_seconds);
 void cache_meta_free(struct cache_meta *m);
-/* The listing of dir if fresh (a new reference), else NULL. */
-GPtrArray *cache_meta_get(struct cache_meta *m, const char *dir);
+/* The listing of dir (name -> entry) if fresh (a new reference), else
+ * NULL. */
+GHashTable *cache_meta_get(struct cache_meta *m, const char *dir);
 /* Keep entries (a new reference is taken) as dir's listing. */
 void cache_meta_put(struct cache_meta *m, const char *dir,
-		    GPtrArray *entries);
+		    GHashTable *entries);
 void cache_meta_invalidate(struct cache_meta *m, const char *dir);
 
 #endif

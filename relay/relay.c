@@ -17,11 +17,18 @@ static void cached_placeholder_free(gpointer data)
 
 static void fetch_placeholder_job(gpointer data, gpointer user_data);
 
-struct relay *relay_new(struct backend *backend,
-			const struct relay_params *params)
+int relay_open(const struct backend_options *opt,
+	       const struct relay_params *params, struct relay **out,
+	       char **message)
 {
-	struct relay *r = g_new0(struct relay, 1);
+	struct backend *backend;
+	struct relay *r;
+	int ret = backend_open(opt, &backend, message);
 
+	*out = NULL;
+	if (ret < 0)
+		return ret;
+	r = g_new0(struct relay, 1);
 	r->backend = backend;
 	r->params = *params;
 	r->params.client = g_strdup(params->client);
@@ -35,7 +42,8 @@ struct relay *relay_new(struct backend *backend,
 						cached_placeholder_free);
 	r->fetchers = g_thread_pool_new(fetch_placeholder_job, r,
 					r->params.transfers, FALSE, NULL);
-	return r;
+	*out = r;
+	return 0;
 }
 
 void relay_free(struct relay *r)
@@ -47,6 +55,7 @@ void relay_free(struct relay *r)
 	g_hash_table_destroy(r->placeholders);
 	g_mutex_clear(&r->mutex);
 	g_free((char *)r->params.client);
+	backend_close(r->backend);
 	g_free(r);
 }
 
@@ -126,14 +135,19 @@ char *relay_file_version(const struct relay_file *f)
 	const struct relay_placeholder *ph = f->placeholder;
 
 	if (ph && ph->has_timestamp)
-		return g_strdup_printf("s%" G_GUINT64_FORMAT "-t%" G_GINT64_FORMAT
-				       "-c%s", f->size, ph->timestamp,
-				       ph->checksum ? ph->checksum : "");
+		return relay_version_key(f->size, ph->timestamp, ph->checksum);
 	if (f->etag)
 		return g_strdup_printf("s%" G_GUINT64_FORMAT "-e%s", f->size,
 				       f->etag);
 	return g_strdup_printf("s%" G_GUINT64_FORMAT "-m%" G_GINT64_FORMAT,
 			       f->size, f->mtime);
+}
+
+char *relay_version_key(uint64_t size, int64_t timestamp,
+			const char *checksum)
+{
+	return g_strdup_printf("s%" G_GUINT64_FORMAT "-t%" G_GINT64_FORMAT
+			       "-c%s", size, timestamp, checksum ? checksum : "");
 }
 
 const char *relay_file_state_name(enum relay_file_state state)

@@ -51,8 +51,12 @@ struct relay_file {
 
 struct relay;
 
-struct relay *relay_new(struct backend *backend,
-			const struct relay_params *params);
+/* Open the backend for opt->url and the protocol on top of it; on failure
+ * *message says why in one sentence. */
+int relay_open(const struct backend_options *opt,
+	       const struct relay_params *params, struct relay **out,
+	       char **message);
+/* Close the relay and its backend. */
 void relay_free(struct relay *r);
 const struct relay_params *relay_params(const struct relay *r);
 
@@ -63,6 +67,9 @@ int64_t relay_file_mtime(const struct relay_file *f);
 /* A key naming this version of f's content (size, placeholder timestamp
  * and checksum, else backend ETag/mtime). Newly allocated. */
 char *relay_file_version(const struct relay_file *f);
+/* The same key for a version this mount pushed. */
+char *relay_version_key(uint64_t size, int64_t timestamp,
+			const char *checksum);
 struct relay_file *relay_file_copy(const struct relay_file *f);
 void relay_file_free(struct relay_file *f);
 /* user.relay.state text: ready, locked-r, locked-w, ... */

@@ -1,0 +1,96 @@
+/* Attributes from listings: each directory listed at most once per
+ * dir_cache seconds, files found by name in the cached listing. */
+#include "fs/relayfs.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *fs_relay_path(const char *path)
+{
+	while (path && *path == '/')
+		path++;
+	return path ? path : "";
+}
+
+int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out)
+{
+	g_autoptr(GPtrArray) files = NULL;
+	GHashTable *by_name;
+	int ret;
+
+	*out = cache_meta_get(fs->meta, dir);
+	if (*out)
+		return 0;
+	ret = relay_list(fs->relay, dir, &files);
+	if (ret < 0)
+		return ret;
+	by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					(GDestroyNotify)relay_file_free);
+	for (guint i = 0; i < files->len; i++) {
+		struct relay_file *f = files->pdata[i];
+
+		files->pdata[i] = NULL;
+		g_hash_table_replace(by_name, f->name, f);
+	}
+	cache_meta_put(fs->meta, dir, by_name);
+	*out = by_name;
+	return 0;
+}
+
+int fs_lookup(struct relayfs *fs, const char *path, struct relay_file **out)
+{
+	g_autofree char *dir = relay_path_dirname(path);
+	g_autoptr(GHashTable) listing = NULL;
+	const struct relay_file *f;
+	int ret;
+
+	*out = NULL;
+	if (relay_name_is_special(relay_path_basename(path)))
+		return -ENOENT;
+	ret = fs_listing(fs, dir, &listing);
+	if (ret < 0)
+		return ret == -ENOTDIR ? -ENOENT : ret;
+	f = g_hash_table_lookup(listing, relay_path_basename(path));
+	if (!f || !relay_file_visible(f))
+		return -ENOENT;
+	*out = relay_file_copy(f);
+	return 0;
+}
+
+void fs_invalidate_parent(struct relayfs *fs, const char *path)
+{
+	g_autofree char *dir = relay_path_dirname(path);
+
+	cache_meta_invalidate(fs->meta, dir);
+}
+
+void fs_dir_stat(struct relayfs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = cache_block_size(fs->cache);
+}
+
+void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
+		  struct stat *st)
+{
+	if (f->is_dir) {
+		fs_dir_stat(fs, st);
+		st->st_mtime = f->mtime;
+		return;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = f->size;
+	st->st_blocks = (f->size + 511) / 512;
+	st->st_blksize = cache_block_size(fs->cache);
+	st->st_mtime = st->st_atime = st->st_ctime = relay_file_mtime(f);
+}

@@ -1,0 +1,113 @@
+/* relayfs's entry point: parse the command line, open the relay and the
+ * cache, and hand the operation table to libfuse. */
+#include "fs/relayfs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static enum cache_hash hash_kind(enum relayfs_checksum checksum)
+{
+	switch (checksum) {
+	case CHECKSUM_SHA256: return CACHE_HASH_SHA256;
+	case CHECKSUM_NONE: return CACHE_HASH_NONE;
+	default: return CACHE_HASH_SHA512;
+	}
+}
+
+static int open_relay(const struct relayfs_config *cfg, struct relay **out)
+{
+	struct backend_options opt = {
+		.url = cfg->relay_url,
+		.user = cfg->user,
+		.password = cfg->password,
+		.cacert = cfg->cacert,
+		.insecure = cfg->insecure,
+		.identity = cfg->identity,
+		.endpoint = cfg->endpoint,
+		.region = cfg->region,
+		.transfers = cfg->transfers,
+		.connect_timeout = 10,
+		.io_timeout = 30,
+	};
+	struct relay_params params = {
+		.client = cfg->client,
+		.pullers = cfg->pullers,
+		.lock_timeout = cfg->lock_timeout,
+		.lock_wait = cfg->lock_wait,
+		.transfers = cfg->transfers,
+	};
+	g_autofree char *message = NULL;
+	int ret = relay_open(&opt, &params, out, &message);
+
+	if (ret < 0)
+		fprintf(stderr, "relayfs: %s\n", message);
+	return ret;
+}
+
+static void relayfs_free(struct relayfs *fs)
+{
+	g_hash_table_destroy(fs->nodes);
+	g_mutex_clear(&fs->nodes_mutex);
+	g_mutex_clear(&fs->retry_mutex);
+	g_cond_clear(&fs->retry_cond);
+	cache_meta_free(fs->meta);
+	cache_close(fs->cache);
+	relay_free(fs->relay);
+	g_free(fs);
+}
+
+static struct relayfs *relayfs_new(struct relayfs_config *cfg)
+{
+	struct relayfs *fs = g_new0(struct relayfs, 1);
+	int ret;
+
+	fs->cfg = cfg;
+	fs->hash_kind = hash_kind(cfg->checksum);
+	g_mutex_init(&fs->nodes_mutex);
+	g_mutex_init(&fs->retry_mutex);
+	g_cond_init(&fs->retry_cond);
+	fs->nodes = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->meta = cache_meta_new(cfg->dir_cache);
+	ret = cache_open(cfg->cache_dir, cfg->block_size, cfg->cache_size,
+			 &fs->cache);
+	if (ret < 0)
+		fprintf(stderr, "relayfs: cache directory %s: %s\n",
+			cfg->cache_dir, g_strerror(-ret));
+	if (ret == 0)
+		ret = open_relay(cfg, &fs->relay);
+	if (ret < 0) {
+		relayfs_free(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+int main(int argc, char **argv)
+{
+	struct relayfs_config cfg = { 0 };
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct relayfs *fs;
+	int ret = 1;
+
+	switch (relayfs_options_parse(argc, argv, &cfg, &args)) {
+	case RELAYFS_PARSE_OK:
+		break;
+	case RELAYFS_PARSE_EXIT_OK:
+		ret = 0;
+		goto out_args;
+	case RELAYFS_PARSE_USAGE:
+		ret = 2;
+		goto out_args;
+	default:
+		goto out_args;
+	}
+	fs = relayfs_new(&cfg);
+	if (!fs)
+		goto out_args;
+	ret = fuse_main(args.argc, args.argv, &relayfs_operations, fs) ? 1 : 0;
+	relayfs_free(fs);
+out_args:
+	fuse_opt_free_args(&args);
+	relayfs_config_clear(&cfg);
+	return ret;
+}

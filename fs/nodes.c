@@ -1,0 +1,124 @@
+/* The nodes of the files this mount has open or staged: a table by path,
+ * reference counted, so that every handle on one file shares one state. */
+#include "fs/relayfs.h"
+#include "relay/names.h"
+
+#include <string.h>
+
+static void node_free(struct fs_node *node)
+{
+	if (node->item)
+		cache_item_unref(node->item);
+	relay_file_free(node->file);
+	g_free(node->pushed_key);
+	g_mutex_clear(&node->mutex);
+	g_free(node->path);
+	g_free(node);
+}
+
+struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
+			    bool create, bool open)
+{
+	struct fs_node *node;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	node = g_hash_table_lookup(fs->nodes, path);
+	if (!node && create) {
+		node = g_new0(struct fs_node, 1);
+		node->path = g_strdup(path);
+		g_mutex_init(&node->mutex);
+		g_hash_table_insert(fs->nodes, node->path, node);
+	}
+	if (node) {
+		node->refs++;
+		node->opens += open;
+	}
+	g_mutex_unlock(&fs->nodes_mutex);
+	return node;
+}
+
+void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
+{
+	bool drop;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	node->refs--;
+	node->opens -= was_open;
+	g_mutex_lock(&node->mutex);
+	drop = node->refs == 0 && !node->staged;
+	g_mutex_unlock(&node->mutex);
+	if (drop && g_hash_table_lookup(fs->nodes, node->path) == node)
+		g_hash_table_remove(fs->nodes, node->path);
+	g_mutex_unlock(&fs->nodes_mutex);
+	if (drop)
+		node_free(node);
+}
+
+int fs_node_opens(struct relayfs *fs, struct fs_node *node)
+{
+	int opens;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	opens = node->opens;
+	g_mutex_unlock(&fs->nodes_mutex);
+	return opens;
+}
+
+void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to)
+{
+	g_mutex_lock(&fs->nodes_mutex);
+	if (g_hash_table_lookup(fs->nodes, node->path) == node)
+		g_hash_table_steal(fs->nodes, node->path);
+	g_free(node->path);
+	node->path = g_strdup(to);
+	g_hash_table_replace(fs->nodes, node->path, node);
+	g_mutex_unlock(&fs->nodes_mutex);
+}
+
+GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer value;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_iter_init(&it, fs->nodes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fs_node *node = value;
+		g_autofree char *parent = relay_path_dirname(node->path);
+		bool staged;
+
+		g_mutex_lock(&node->mutex);
+		staged = node->staged && !node->deleted;
+		g_mutex_unlock(&node->mutex);
+		if (staged && strcmp(parent, dir) == 0)
+			g_ptr_array_add(names, g_strdup(
+				relay_path_basename(node->path)));
+	}
+	g_mutex_unlock(&fs->nodes_mutex);
+	return names;
+}
+
+GPtrArray *fs_nodes_pending(struct relayfs *fs)
+{
+	GPtrArray *pending = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer value;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_iter_init(&it, fs->nodes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fs_node *node = value;
+		bool waiting;
+
+		g_mutex_lock(&node->mutex);
+		waiting = node->staged && node->opens == 0;
+		g_mutex_unlock(&node->mutex);
+		if (waiting) {
+			node->refs++;
+			g_ptr_array_add(pending, node);
+		}
+	}
+	g_mutex_unlock(&fs->nodes_mutex);
+	return pending;
+}

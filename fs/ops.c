@@ -1,0 +1,633 @@
+/* The FUSE operation table: each operation translates its arguments, calls
+ * the relay or the cache, and returns 0 or a negative errno. */
+#include "fs/relayfs.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <unistd.h>
+
+struct relayfs *relayfs_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static struct fs_node *handle_node(struct fuse_file_info *fi)
+{
+	return fi ? (struct fs_node *)(uintptr_t)fi->fh : NULL;
+}
+
+/* A user may create only names that are not special. */
+static int check_new_name(const char *path)
+{
+	return relay_name_is_valid(relay_path_basename(path)) ? 0 : -EINVAL;
+}
+
+static void *relayfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct relayfs *fs = relayfs_get();
+	double timeout = fs->cfg->dir_cache ? 1.0 : 0.0;
+
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	cfg->hard_remove = 1;
+	cfg->nullpath_ok = 1;
+	cfg->entry_timeout = timeout;
+	cfg->attr_timeout = timeout;
+	cfg->negative_timeout = 0;
+	fs_retry_start(fs);
+	return fs;
+}
+
+static void relayfs_destroy(void *data)
+{
+	fs_retry_stop(data);
+}
+
+/* Attributes of a staged copy (being written or waiting to be pushed). */
+static bool staged_stat(struct relayfs *fs, struct fs_node *node,
+			struct stat *st)
+{
+	bool staged;
+
+	g_mutex_lock(&node->mutex);
+	staged = node->staged != NULL;
+	if (staged) {
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | 0644;
+		st->st_nlink = 1;
+		st->st_uid = getuid();
+		st->st_gid = getgid();
+		st->st_size = node->staged->size;
+		st->st_blocks = (st->st_size + 511) / 512;
+		st->st_blksize = cache_block_size(fs->cache);
+		st->st_mtime = st->st_atime = st->st_ctime =
+			node->staged->mtime;
+	}
+	g_mutex_unlock(&node->mutex);
+	return staged;
+}
+
+/* Attributes of an open file: its staged copy, or the version opened
+ * (which may be gone from the relay once this very pull completed). */
+static bool handle_stat(struct relayfs *fs, struct fs_node *node,
+			struct stat *st)
+{
+	bool known;
+
+	if (staged_stat(fs, node, st))
+		return true;
+	g_mutex_lock(&node->mutex);
+	known = node->file != NULL;
+	if (known)
+		fs_file_stat(fs, node->file, st);
+	g_mutex_unlock(&node->mutex);
+	return known;
+}
+
+static int relayfs_getattr(const char *path, struct stat *st,
+			   struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	struct relay_file *f;
+	struct fs_node *node;
+	int ret;
+
+	if (handle_node(fi) && handle_stat(fs, handle_node(fi), st))
+		return 0;
+	if (!path)
+		return -ENOENT;
+	if (rpath[0] == '\0') {
+		fs_dir_stat(fs, st);
+		return 0;
+	}
+	node = fs_node_get(fs, rpath, false, false);
+	if (node) {
+		bool staged = staged_stat(fs, node, st);
+
+		fs_node_put(fs, node, false);
+		if (staged)
+			return 0;
+	}
+	ret = fs_lookup(fs, rpath, &f);
+	if (ret < 0)
+		return ret;
+	fs_file_stat(fs, f, st);
+	relay_file_free(f);
+	return 0;
+}
+
+static int relayfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+			   off_t offset, struct fuse_file_info *fi,
+			   enum fuse_readdir_flags flags)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *dir = fs_relay_path(path);
+	g_autoptr(GHashTable) listing = NULL;
+	g_autoptr(GPtrArray) staged = NULL;
+	GHashTableIter it;
+	gpointer value;
+	struct stat st;
+	int ret = fs_listing(fs, dir, &listing);
+
+	if (ret < 0)
+		return ret;
+	fs_dir_stat(fs, &st);
+	filler(buf, ".", &st, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	g_hash_table_iter_init(&it, listing);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const struct relay_file *f = value;
+
+		if (!relay_file_visible(f))
+			continue;
+		fs_file_stat(fs, f, &st);
+		filler(buf, f->name, &st, 0, FUSE_FILL_DIR_PLUS);
+	}
+	staged = fs_nodes_staged_in(fs, dir);
+	for (guint i = 0; i < staged->len; i++) {
+		const struct relay_file *f = g_hash_table_lookup(
+			listing, staged->pdata[i]);
+
+		if (!f || !relay_file_visible(f))
+			filler(buf, staged->pdata[i], NULL, 0, 0);
+	}
+	return 0;
+}
+
+/* Open for writing: a staged copy, with the relay's content unless the
+ * file is truncated or new. */
+static int open_writer(struct relayfs *fs, struct fs_node *node, int flags,
+		       bool create)
+{
+	int ret = 0;
+
+	g_mutex_lock(&node->mutex);
+	node->deleted = false;
+	if (!node->staged)
+		ret = fs_stage_locked(fs, node, !(flags & O_TRUNC) && !create);
+	else if (flags & O_TRUNC)
+		ret = cache_staged_truncate(node->staged, 0);
+	g_mutex_unlock(&node->mutex);
+	return ret;
+}
+
+static int open_reader(struct relayfs *fs, struct fs_node *node)
+{
+	int opens = fs_node_opens(fs, node);
+	int ret = 0;
+
+	g_mutex_lock(&node->mutex);
+	if (!node->staged && (!node->item || opens == 1))
+		ret = fs_open_version_locked(fs, node);
+	g_mutex_unlock(&node->mutex);
+	return ret;
+}
+
+static int open_node(const char *path, struct fuse_file_info *fi,
+		     bool create)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct fs_node *node;
+	int ret;
+
+	ret = create ? check_new_name(rpath) : 0;
+	if (ret < 0)
+		return ret;
+	node = fs_node_get(fs, rpath, true, true);
+	ret = writer ? open_writer(fs, node, fi->flags, create) :
+		       open_reader(fs, node);
+	if (ret < 0) {
+		fs_node_put(fs, node, true);
+		return ret;
+	}
+	fi->fh = (uintptr_t)node;
+	return 0;
+}
+
+static int relayfs_open(const char *path, struct fuse_file_info *fi)
+{
+	return open_node(path, fi, false);
+}
+
+static int relayfs_create(const char *path, mode_t mode,
+			  struct fuse_file_info *fi)
+{
+	return open_node(path, fi, true);
+}
+
+static int relayfs_read(const char *path, char *buf, size_t size,
+			off_t offset, struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	ssize_t n = 0;
+	bool from_relay;
+
+	g_mutex_lock(&node->mutex);
+	from_relay = !node->staged;
+	if (node->staged)
+		n = cache_staged_read(node->staged, buf, size, offset);
+	else if (!node->item)
+		n = fs_open_version_locked(fs, node);
+	g_mutex_unlock(&node->mutex);
+	if (n < 0 || !from_relay)
+		return n;
+	return fs_read_relay(fs, node, buf, size, offset);
+}
+
+static int relayfs_write(const char *path, const char *buf, size_t size,
+			 off_t offset, struct fuse_file_info *fi)
+{
+	struct fs_node *node = handle_node(fi);
+	ssize_t n = -EBADF;
+
+	g_mutex_lock(&node->mutex);
+	if (node->staged)
+		n = cache_staged_write(node->staged, buf, size, offset);
+	g_mutex_unlock(&node->mutex);
+	return n;
+}
+
+/* close(2): the last close of a written file pushes it and returns the
+ * push's error; the staged copy stays on failure. */
+static int relayfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	int opens = fs_node_opens(fs, node);
+	int ret = 0;
+
+	if (opens > 1)
+		return 0;
+	g_mutex_lock(&node->mutex);
+	ret = fs_push_locked(fs, node);
+	g_mutex_unlock(&node->mutex);
+	return ret;
+}
+
+static int relayfs_fsync(const char *path, int datasync,
+			 struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	int ret;
+
+	g_mutex_lock(&node->mutex);
+	ret = fs_push_locked(fs, node);
+	g_mutex_unlock(&node->mutex);
+	return ret;
+}
+
+static int relayfs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	int opens = fs_node_opens(fs, node);
+
+	if (opens == 1) {
+		g_mutex_lock(&node->mutex);
+		fs_close_writer_locked(fs, node);
+		fs_close_reader_locked(fs, node);
+		g_mutex_unlock(&node->mutex);
+	}
+	fs_node_put(fs, node, true);
+	return 0;
+}
+
+/* Forget a staged copy of path that was never pushed; true if there was
+ * one. Open handles keep writing to it, but it is never pushed. */
+static bool drop_staged(struct relayfs *fs, const char *rpath)
+{
+	struct fs_node *node = fs_node_get(fs, rpath, false, false);
+	int opens;
+	bool had = false;
+
+	if (!node)
+		return false;
+	opens = fs_node_opens(fs, node);
+	g_mutex_lock(&node->mutex);
+	had = node->staged != NULL;
+	node->deleted = true;
+	if (had && opens == 0) {
+		cache_staged_discard(node->staged);
+		node->staged = NULL;
+	}
+	g_mutex_unlock(&node->mutex);
+	fs_node_put(fs, node, false);
+	return had;
+}
+
+static int relayfs_unlink(const char *path)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	bool had_staged = drop_staged(fs, rpath);
+	struct relay_file *f;
+	int ret = fs_lookup(fs, rpath, &f);
+
+	if (ret == -ENOENT && had_staged)
+		return 0;
+	if (ret < 0)
+		return ret;
+	ret = f->is_dir ? -EISDIR : relay_delete(fs->relay, rpath);
+	relay_file_free(f);
+	fs_invalidate_parent(fs, rpath);
+	return ret;
+}
+
+/* Push what a renamed file has staged, and let its node follow. */
+static int rename_staged(struct relayfs *fs, const char *from, const char *to)
+{
+	struct fs_node *node = fs_node_get(fs, from, false, false);
+	int ret = 0;
+
+	if (!node)
+		return 0;
+	g_mutex_lock(&node->mutex);
+	ret = fs_push_locked(fs, node);
+	if (ret == 0 && node->staged)
+		ret = cache_staged_set_path(node->staged, to);
+	g_mutex_unlock(&node->mutex);
+	if (ret == 0)
+		fs_node_move(fs, node, to);
+	fs_node_put(fs, node, false);
+	return ret;
+}
+
+static int rename_target_check(struct relayfs *fs, const char *to,
+			       bool from_is_dir, unsigned int flags)
+{
+	struct relay_file *t;
+	int ret = fs_lookup(fs, to, &t);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	if (flags & RENAME_NOREPLACE)
+		ret = -EEXIST;
+	else if (t->is_dir && !from_is_dir)
+		ret = -EISDIR;
+	else if (!t->is_dir && from_is_dir)
+		ret = -ENOTDIR;
+	relay_file_free(t);
+	return ret;
+}
+
+static int relayfs_rename(const char *from, const char *to,
+			  unsigned int flags)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rfrom = fs_relay_path(from);
+	const char *rto = fs_relay_path(to);
+	struct relay_file *f;
+	bool is_dir;
+	int ret = (flags & ~RENAME_NOREPLACE) ? -EINVAL : check_new_name(rto);
+
+	if (ret == 0)
+		ret = rename_staged(fs, rfrom, rto);
+	if (ret == 0)
+		ret = fs_lookup(fs, rfrom, &f);
+	if (ret < 0)
+		return ret;
+	is_dir = f->is_dir;
+	relay_file_free(f);
+	ret = rename_target_check(fs, rto, is_dir, flags);
+	if (ret == 0)
+		ret = relay_rename(fs->relay, rfrom, rto, is_dir);
+	fs_invalidate_parent(fs, rfrom);
+	fs_invalidate_parent(fs, rto);
+	if (is_dir)
+		cache_meta_invalidate(fs->meta, rfrom);
+	return ret;
+}
+
+static int relayfs_mkdir(const char *path, mode_t mode)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	int ret = check_new_name(rpath);
+
+	if (ret == 0)
+		ret = relay_mkdir(fs->relay, rpath);
+	fs_invalidate_parent(fs, rpath);
+	return ret;
+}
+
+static int relayfs_rmdir(const char *path)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	int ret = relay_rmdir(fs->relay, rpath);
+
+	fs_invalidate_parent(fs, rpath);
+	cache_meta_invalidate(fs->meta, rpath);
+	return ret;
+}
+
+static int relay_file_exists(struct relayfs *fs, const char *rpath)
+{
+	struct relay_file *f;
+	int ret = fs_lookup(fs, rpath, &f);
+
+	if (ret == 0 && f->is_dir)
+		ret = -EISDIR;
+	relay_file_free(f);
+	return ret;
+}
+
+static int relayfs_truncate(const char *path, off_t size,
+			    struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	bool by_path = node == NULL;
+	int opens;
+	int ret;
+
+	if (by_path)
+		node = fs_node_get(fs, fs_relay_path(path), true, false);
+	opens = fs_node_opens(fs, node);
+	g_mutex_lock(&node->mutex);
+	ret = node->staged ? 0 : relay_file_exists(fs, node->path);
+	if (ret == 0)
+		ret = fs_stage_locked(fs, node, size > 0);
+	if (ret == 0)
+		ret = cache_staged_truncate(node->staged, size);
+	if (ret == 0 && opens == 0) {
+		/* nobody has it open: push the new version now */
+		ret = fs_push_locked(fs, node);
+		if (ret == 0)
+			fs_close_writer_locked(fs, node);
+	}
+	g_mutex_unlock(&node->mutex);
+	if (by_path)
+		fs_node_put(fs, node, false);
+	return ret;
+}
+
+static int64_t requested_mtime(const struct timespec tv[2])
+{
+	if (!tv || tv[1].tv_nsec == UTIME_NOW)
+		return g_get_real_time() / G_USEC_PER_SEC;
+	return tv[1].tv_sec;
+}
+
+/* utimens on a pushed file: only its pusher may change the timestamp. */
+static int set_relay_mtime(struct relayfs *fs, const char *rpath,
+			   int64_t mtime)
+{
+	const char *me = relay_params(fs->relay)->client;
+	struct relay_file *f;
+	int ret = fs_lookup(fs, rpath, &f);
+
+	if (ret < 0)
+		return ret;
+	if (f->is_dir)
+		ret = 0; /* directories have no placeholder: accepted */
+	else if (!f->placeholder || g_strcmp0(f->placeholder->pusher, me))
+		ret = -EPERM;
+	else if (relay_file_mtime(f) != mtime)
+		ret = relay_set_timestamp(fs->relay, rpath, mtime);
+	relay_file_free(f);
+	fs_invalidate_parent(fs, rpath);
+	return ret;
+}
+
+static int relayfs_utimens(const char *path, const struct timespec tv[2],
+			   struct fuse_file_info *fi)
+{
+	struct relayfs *fs = relayfs_get();
+	struct fs_node *node = handle_node(fi);
+	int64_t mtime = requested_mtime(tv);
+	bool staged = false;
+	int ret = 0;
+
+	if (tv && tv[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	if (!node && path)
+		node = fs_node_get(fs, fs_relay_path(path), false, false);
+	if (node) {
+		g_mutex_lock(&node->mutex);
+		staged = node->staged != NULL;
+		if (staged && node->staged->mtime != mtime) {
+			ret = cache_staged_set_mtime(node->staged, mtime);
+			node->staged->dirty = true;
+		}
+		g_mutex_unlock(&node->mutex);
+		if (!handle_node(fi))
+			fs_node_put(fs, node, false);
+	}
+	if (staged || !path)
+		return ret;
+	return set_relay_mtime(fs, fs_relay_path(path), mtime);
+}
+
+static int relayfs_chmod(const char *path, mode_t mode,
+			 struct fuse_file_info *fi)
+{
+	return 0; /* accepted, nothing stored: the relay keeps no modes */
+}
+
+static int relayfs_chown(const char *path, uid_t uid, gid_t gid,
+			 struct fuse_file_info *fi)
+{
+	return 0;
+}
+
+static int relayfs_symlink(const char *target, const char *path)
+{
+	return -EPERM;
+}
+
+static int relayfs_link(const char *from, const char *to)
+{
+	return -EPERM;
+}
+
+static int relayfs_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	return -EPERM;
+}
+
+static int relayfs_statfs(const char *path, struct statvfs *st)
+{
+	struct relayfs *fs = relayfs_get();
+	uint64_t bs = cache_block_size(fs->cache);
+	struct statvfs backend;
+	uint64_t total = 1ULL << 50, avail = 1ULL << 50;
+	int ret = relay_statfs(fs->relay, &backend);
+
+	if (ret < 0 && ret != -ENOSYS)
+		return ret;
+	if (ret == 0) {
+		total = (uint64_t)backend.f_blocks * backend.f_frsize;
+		avail = (uint64_t)backend.f_bavail * backend.f_frsize;
+	}
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = st->f_frsize = bs;
+	st->f_blocks = total / bs;
+	st->f_bfree = st->f_bavail = avail / bs;
+	st->f_files = ret == 0 ? backend.f_files : 1000000;
+	st->f_ffree = st->f_favail = ret == 0 ? backend.f_ffree : 1000000;
+	st->f_namemax = 255;
+	return 0;
+}
+
+static int relayfs_getxattr(const char *path, const char *name, char *value,
+			    size_t size)
+{
+	return fs_getxattr(relayfs_get(), fs_relay_path(path), name, value,
+			   size);
+}
+
+static int relayfs_listxattr(const char *path, char *list, size_t size)
+{
+	return fs_listxattr(relayfs_get(), fs_relay_path(path), list, size);
+}
+
+static int relayfs_setxattr(const char *path, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	return g_str_has_prefix(name, "user.relay.") ? -EPERM : -ENOTSUP;
+}
+
+static int relayfs_removexattr(const char *path, const char *name)
+{
+	return g_str_has_prefix(name, "user.relay.") ? -EPERM : -ENOTSUP;
+}
+
+const struct fuse_operations relayfs_operations = {
+	.init = relayfs_init,
+	.destroy = relayfs_destroy,
+	.getattr = relayfs_getattr,
+	.readdir = relayfs_readdir,
+	.open = relayfs_open,
+	.create = relayfs_create,
+	.read = relayfs_read,
+	.write = relayfs_write,
+	.flush = relayfs_flush,
+	.fsync = relayfs_fsync,
+	.release = relayfs_release,
+	.unlink = relayfs_unlink,
+	.rename = relayfs_rename,
+	.mkdir = relayfs_mkdir,
+	.rmdir = relayfs_rmdir,
+	.truncate = relayfs_truncate,
+	.utimens = relayfs_utimens,
+	.chmod = relayfs_chmod,
+	.chown = relayfs_chown,
+	.symlink = relayfs_symlink,
+	.link = relayfs_link,
+	.mknod = relayfs_mknod,
+	.statfs = relayfs_statfs,
+	.getxattr = relayfs_getxattr,
+	.listxattr = relayfs_listxattr,
+	.setxattr = relayfs_setxattr,
+	.removexattr = relayfs_removexattr,
+};

@@ -1,0 +1,109 @@
+/* What the FUSE side shares: the mounted filesystem's context, the node of
+ * each file this mount has open or staged, and the helpers ops.c calls.
+ * Lock order: relayfs->nodes_mutex, then a node's mutex. */
+#ifndef FS_RELAYFS_H
+#define FS_RELAYFS_H
+
+#include <fuse.h>
+#include <glib.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "cache/blocks.h"
+#include "cache/checksum.h"
+#include "cache/meta.h"
+#include "cache/staging.h"
+#include "fs/options.h"
+#include "relay/relay.h"
+
+struct relayfs {
+	struct relayfs_config *cfg;
+	struct relay *relay;
+	struct cache *cache;
+	struct cache_meta *meta;
+	enum cache_hash hash_kind;
+	GMutex nodes_mutex;
+	GHashTable *nodes;	/* path -> struct fs_node * */
+	GThread *retry_thread;	/* pushes what failed to push */
+	GMutex retry_mutex;
+	GCond retry_cond;
+	bool stopping;
+	gint64 cache_hits, cache_misses;	/* atomic */
+};
+
+/* A file this mount has open, or staged and not pushed yet. */
+struct fs_node {
+	char *path;		/* under nodes_mutex */
+	int refs;		/* holders, opens included; under nodes_mutex */
+	int opens;		/* open handles; under nodes_mutex */
+	GMutex mutex;		/* the fields below */
+	struct cache_staged *staged;	/* written, not yet committed */
+	char *pushed_key;	/* cache key of the version last pushed */
+	bool deleted;		/* unlinked while open: never pushed */
+	struct relay_file *file;	/* the relay version being read */
+	struct cache_item *item;	/* its cached blocks */
+	bool read_locked;	/* we hold its read lock */
+	bool pull_done;		/* registered, or nothing to register */
+};
+
+struct relayfs *relayfs_get(void);
+
+/* nodes.c */
+/* A reference to the node of path (created when create is set), counted
+ * as an open handle too when open is set. NULL when absent. */
+struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
+			    bool create, bool open);
+/* Drop a reference (and an open when was_open); the node goes when
+ * nothing holds it and it has no staged copy. Never call with the node's
+ * mutex held. */
+void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
+int fs_node_opens(struct relayfs *fs, struct fs_node *node);
+/* Move a node to a new path (rename of a staged file). */
+void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to);
+/* Names of staged files directly in dir, for readdir. */
+GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir);
+/* Nodes with a staged copy and no open handle, each a reference. */
+GPtrArray *fs_nodes_pending(struct relayfs *fs);
+
+/* lookup.c */
+/* Relay path of a FUSE path ("/a/b" -> "a/b", "/" -> ""). */
+const char *fs_relay_path(const char *path);
+/* The visible file or directory at path, from the cached listing of its
+ * parent (listed once per dir_cache). -ENOENT when not shown. */
+int fs_lookup(struct relayfs *fs, const char *path, struct relay_file **out);
+/* The listing of dir (name -> struct relay_file *). */
+int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out);
+void fs_invalidate_parent(struct relayfs *fs, const char *path);
+void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
+		  struct stat *st);
+void fs_dir_stat(struct relayfs *fs, struct stat *st);
+
+/* transfer.c */
+/* Push node's staged copy if it changed; returns the push's error. */
+int fs_push_locked(struct relayfs *fs, struct fs_node *node);
+/* Give node a staged copy holding the relay file's content (fetched
+ * under a read lock, never registered), or empty when fetch is false. */
+int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch);
+/* Read through the block cache, taking the read lock on first fetch and
+ * registering the pull when the whole version is local. */
+ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
+		      size_t size, off_t offset);
+/* Set node->file/item to the current version of node's file. */
+int fs_open_version_locked(struct relayfs *fs, struct fs_node *node);
+/* End of the last handle: finish the pull, release the read lock. */
+void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node);
+/* Commit or keep node's staged copy when its last handle closes. */
+void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node);
+/* The retry thread: pushes staged copies that failed to push. */
+void fs_retry_start(struct relayfs *fs);
+void fs_retry_stop(struct relayfs *fs);
+
+/* xattr.c */
+int fs_getxattr(struct relayfs *fs, const char *path, const char *name,
+		char *value, size_t size);
+int fs_listxattr(struct relayfs *fs, const char *path, char *list,
+		 size_t size);
+
+extern const struct fuse_operations relayfs_operations;
+
+#endif

@@ -1,0 +1,345 @@
+/* Moving bytes for the FUSE side: pushes of staged copies, reads through
+ * the block cache with the pull's lock and registration, and retries. */
+#include "fs/relayfs.h"
+#include "relay/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+static char *cache_key(const char *path, const char *version)
+{
+	return g_strconcat(path, "\n", version, NULL);
+}
+
+int fs_push_locked(struct relayfs *fs, struct fs_node *node)
+{
+	struct cache_staged *s = node->staged;
+	g_autofree char *checksum = NULL;
+	g_autofree char *version = NULL;
+	int ret;
+
+	if (!s || !s->dirty || node->deleted)
+		return 0;
+	ret = cache_staged_checksum(s, &checksum);
+	if (ret == 0)
+		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
+				 s->mtime, checksum);
+	fs_invalidate_parent(fs, s->relay_path);
+	if (ret < 0) {
+		g_warning("push of %s failed: %s; its staged copy %s is kept "
+			  "and will be pushed again", s->relay_path,
+			  g_strerror(-ret), s->file);
+		return ret;
+	}
+	s->dirty = false;
+	version = relay_version_key(s->size, s->mtime, checksum);
+	g_free(node->pushed_key);
+	node->pushed_key = cache_key(s->relay_path, version);
+	return 0;
+}
+
+void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
+{
+	if (!node->staged)
+		return;
+	if (node->deleted) {
+		cache_staged_discard(node->staged);
+		node->staged = NULL;
+		return;
+	}
+	if (fs_push_locked(fs, node) < 0)
+		return; /* stays staged: the retry thread pushes it */
+	cache_staged_commit(fs->cache, node->staged, node->pushed_key);
+	node->staged = NULL;
+}
+
+struct stage_sink {
+	struct cache_staged *staged;
+	uint64_t offset;
+};
+
+static int stage_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct stage_sink *ss = ctx;
+	ssize_t n = cache_staged_write(ss->staged, data, len, ss->offset);
+
+	if (n < 0)
+		return n;
+	ss->offset += n;
+	return 0;
+}
+
+/* Fill s with path's content: a plain get under a read lock. */
+static int stage_fetch(struct relayfs *fs, const char *path,
+		       struct cache_staged *s)
+{
+	struct stage_sink ss = { s, 0 };
+	int ret = relay_lock_acquire(fs->relay, path, RELAY_LOCK_READ);
+	int rel;
+
+	if (ret < 0)
+		return ret;
+	ret = relay_get(fs->relay, path, 0, UINT64_MAX, stage_sink_write, &ss);
+	rel = relay_lock_release(fs->relay, path);
+	return ret < 0 ? ret : rel;
+}
+
+int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
+{
+	struct relay_file *f = NULL;
+	struct cache_staged *s;
+	int ret = 0;
+
+	if (node->staged)
+		return 0;
+	if (fetch) {
+		ret = fs_lookup(fs, node->path, &f);
+		if (ret == 0 && f->is_dir)
+			ret = -EISDIR;
+	}
+	if (ret == 0)
+		ret = cache_staged_create(fs->cache, node->path, fs->hash_kind,
+					  &s);
+	if (ret == 0 && fetch) {
+		ret = stage_fetch(fs, node->path, s);
+		if (ret == 0)
+			ret = cache_staged_set_mtime(s, relay_file_mtime(f));
+		s->dirty = false; /* unchanged until written to */
+		if (ret < 0)
+			cache_staged_discard(s);
+	}
+	if (ret == 0)
+		node->staged = s;
+	relay_file_free(f);
+	return ret;
+}
+
+static bool pulled_already(struct relayfs *fs, const struct relay_file *f)
+{
+	const struct relay_placeholder *ph = f->placeholder;
+	const char *me = relay_params(fs->relay)->client;
+
+	if (!f->has_placeholder)
+		return true; /* nothing to register in */
+	if (!ph)
+		return false;
+	return g_strcmp0(ph->pusher, me) == 0 ||
+	       relay_placeholder_has_puller(ph, me);
+}
+
+int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
+{
+	struct relay_file *f;
+	g_autofree char *version = NULL;
+	g_autofree char *key = NULL;
+	int ret = fs_lookup(fs, node->path, &f);
+
+	if (ret < 0)
+		return ret;
+	if (f->is_dir) {
+		relay_file_free(f);
+		return -EISDIR;
+	}
+	version = relay_file_version(f);
+	key = cache_key(node->path, version);
+	if (node->item && node->file) {
+		g_autofree char *current = relay_file_version(node->file);
+
+		if (strcmp(version, current) == 0) {
+			relay_file_free(f);
+			return 0;
+		}
+	}
+	fs_close_reader_locked(fs, node);
+	if (node->item)
+		cache_item_unref(node->item);
+	relay_file_free(node->file);
+	node->file = f;
+	node->item = cache_item_get(fs->cache, key, f->size);
+	node->pull_done = pulled_already(fs, f);
+	return node->item ? 0 : -EIO;
+}
+
+/* The first fetch of a pull takes the file's read lock. */
+static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
+			      cache_sink_fn sink, void *sink_ctx)
+{
+	struct fs_node *node = ctx;
+	struct relayfs *fs = relayfs_get();
+	int ret = 0;
+
+	g_mutex_lock(&node->mutex);
+	if (!node->read_locked) {
+		ret = relay_lock_acquire(fs->relay, node->path,
+					 RELAY_LOCK_READ);
+		node->read_locked = ret == 0;
+	}
+	g_mutex_unlock(&node->mutex);
+	if (ret < 0)
+		return ret;
+	return relay_get(fs->relay, node->path, offset, length, sink,
+			 sink_ctx);
+}
+
+static int verify_checksum(struct relayfs *fs, struct fs_node *node)
+{
+	const struct relay_placeholder *ph = node->file->placeholder;
+	g_autofree char *hex = NULL;
+	int ret;
+
+	if (!ph || !ph->checksum || fs->hash_kind == CACHE_HASH_NONE)
+		return 0;
+	ret = cache_hash_fd(cache_item_fd(node->item), node->file->size,
+			    cache_hash_of_hex(ph->checksum), &hex);
+	if (ret == 0 && g_ascii_strcasecmp(hex, ph->checksum) != 0) {
+		g_warning("pull of %s: content does not match its "
+			  "placeholder's checksum; not registered",
+			  node->path);
+		cache_item_discard(node->item);
+		ret = -EIO;
+	}
+	return ret;
+}
+
+static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
+{
+	if (node->read_locked)
+		relay_lock_release(fs->relay, node->path);
+	node->read_locked = false;
+}
+
+/* Every block is local: check it, register the pull, drop the lock. */
+static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
+{
+	bool removed = false;
+	int ret = verify_checksum(fs, node);
+
+	if (ret < 0) {
+		release_read_lock_locked(fs, node);
+		return ret;
+	}
+	node->pull_done = true;
+	if (!node->read_locked) {
+		ret = relay_lock_acquire(fs->relay, node->path,
+					 RELAY_LOCK_READ);
+		node->read_locked = ret == 0;
+	}
+	if (ret == 0)
+		ret = relay_register_pull(fs->relay, node->path, &removed);
+	if (ret < 0) {
+		g_warning("pull of %s: registration failed: %s; tried again "
+			  "at the next open", node->path, g_strerror(-ret));
+		node->pull_done = false;
+	}
+	fs_invalidate_parent(fs, node->path);
+	release_read_lock_locked(fs, node);
+	return 0;
+}
+
+ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
+		      size_t size, off_t offset)
+{
+	bool hit = cache_item_has(node->item, offset, size);
+	ssize_t n;
+
+	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
+			   __ATOMIC_RELAXED);
+	n = cache_item_read(node->item, buf, size, offset,
+			    fetch_locked_range, node);
+	if (n < 0 || node->pull_done || !cache_item_complete(node->item))
+		return n;
+	g_mutex_lock(&node->mutex);
+	if (!node->pull_done) {
+		int ret = finish_pull_locked(fs, node);
+
+		if (ret < 0)
+			n = ret;
+	}
+	g_mutex_unlock(&node->mutex);
+	return n;
+}
+
+void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node)
+{
+	if (node->item && !node->pull_done &&
+	    cache_item_complete(node->item))
+		finish_pull_locked(fs, node);
+	release_read_lock_locked(fs, node);
+}
+
+static void retry_pending(struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) pending = fs_nodes_pending(fs);
+
+	for (guint i = 0; i < pending->len; i++) {
+		struct fs_node *node = pending->pdata[i];
+
+		if (fs_node_opens(fs, node) == 0) {
+			g_mutex_lock(&node->mutex);
+			fs_close_writer_locked(fs, node);
+			g_mutex_unlock(&node->mutex);
+		}
+		fs_node_put(fs, node, false);
+	}
+}
+
+static unsigned retry_interval(void)
+{
+	const char *env = g_getenv("RELAYFS_RETRY_SECONDS");
+	guint64 seconds = 30;
+
+	if (env)
+		g_ascii_string_to_unsigned(env, 10, 1, 3600, &seconds, NULL);
+	return seconds;
+}
+
+static gpointer retry_main(gpointer data)
+{
+	struct relayfs *fs = data;
+	gint64 interval = (gint64)retry_interval() * G_USEC_PER_SEC;
+
+	g_mutex_lock(&fs->retry_mutex);
+	while (!fs->stopping) {
+		g_mutex_unlock(&fs->retry_mutex);
+		retry_pending(fs);
+		g_mutex_lock(&fs->retry_mutex);
+		if (!fs->stopping)
+			g_cond_wait_until(&fs->retry_cond, &fs->retry_mutex,
+					  g_get_monotonic_time() + interval);
+	}
+	g_mutex_unlock(&fs->retry_mutex);
+	return NULL;
+}
+
+void fs_retry_start(struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) left = cache_staged_pending(fs->cache,
+							 fs->hash_kind);
+
+	for (guint i = 0; i < left->len; i++) {
+		struct cache_staged *s = left->pdata[i];
+		struct fs_node *node = fs_node_get(fs, s->relay_path, true,
+						   false);
+
+		g_message("found %s staged by an earlier mount; pushing it",
+			  s->relay_path);
+		g_mutex_lock(&node->mutex);
+		if (node->staged)
+			cache_staged_free(node->staged);
+		node->staged = s;
+		g_mutex_unlock(&node->mutex);
+		fs_node_put(fs, node, false);
+	}
+	fs->retry_thread = g_thread_new("relayfs-retry", retry_main, fs);
+}
+
+void fs_retry_stop(struct relayfs *fs)
+{
+	g_mutex_lock(&fs->retry_mutex);
+	fs->stopping = true;
+	g_cond_signal(&fs->retry_cond);
+	g_mutex_unlock(&fs->retry_mutex);
+	if (fs->retry_thread)
+		g_thread_join(fs->retry_thread);
+	fs->retry_thread = NULL;
+}

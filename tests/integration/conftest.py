@@ -1,0 +1,187 @@
+"""Fixtures for relayfs's integration tests: a relay (a local folder, or the
+same folder served by a real Apache mod_dav) and real FUSE mounts of it as
+named clients, always unmounted, whose logs must hold no unexpected
+warning."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import servers  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+SHARED = os.environ.get("RELAYFS_SHARED",
+                        os.path.join(SOURCE, "..", "shared"))
+BIN = os.environ.get("RELAYFS_BIN", os.path.join(SOURCE, "build", "relayfs"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", action="append", default=None,
+                     help="run against these backends only (local, webdav)")
+
+
+def pytest_generate_tests(metafunc):
+    if "relay" in metafunc.fixturenames:
+        wanted = metafunc.config.getoption("backend") or ["local", "webdav"]
+        backends = getattr(metafunc.function, "backends", None)
+        params = [b for b in wanted if backends is None or b in backends]
+        metafunc.parametrize("relay", params, indirect=True)
+
+
+class Relay:
+    """The relay under test: `dir` is the folder on disk that holds it (the
+    local relay itself, or the folder Apache serves), `url` what relayfs
+    mounts, `options` what it needs besides (cacert, ...)."""
+
+    def __init__(self, kind, root, url, options=(), server=None):
+        self.kind = kind
+        self.dir = root
+        self.url = url
+        self.options = list(options)
+        self.server = server
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def names(self, sub=""):
+        return sorted(os.listdir(self.path(sub)))
+
+    def read(self, *parts):
+        with open(self.path(*parts), "rb") as f:
+            return f.read()
+
+    def write(self, rel, data, mtime=None):
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        if mtime is not None:
+            os.utime(p, (mtime, mtime))
+
+    def exists(self, *parts):
+        return os.path.exists(self.path(*parts))
+
+    def locks(self):
+        found = []
+        for top, _, files in os.walk(self.dir):
+            found += [os.path.join(top, f) for f in files
+                      if f.startswith(".") and f.endswith(".lock")]
+        return found
+
+
+@pytest.fixture
+def relay(request, tmp_path):
+    root = tmp_path / "relay"
+    root.mkdir()
+    if request.param == "local":
+        yield Relay("local", str(root), str(root))
+        return
+    srv = servers.start_apache(str(root))
+    try:
+        yield Relay("webdav", str(root), srv.url.replace("http://",
+                                                         "webdav://", 1),
+                    server=srv)
+    finally:
+        srv.stop()
+
+
+class Mount:
+    """One running relayfs: `path` is its mountpoint."""
+
+    def __init__(self, relay, client, tmp, options, expect_fail=False):
+        self.relay = relay
+        self.client = client
+        self.path = os.path.join(tmp, "mnt-" + client)
+        self.logfile = os.path.join(tmp, "log-" + client)
+        self.home = os.path.join(tmp, "home-" + client)
+        os.makedirs(self.path, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        opts = ["client=" + client,
+                "cache_dir=" + os.path.join(tmp, "cache-" + client),
+                "lock_wait=2", "dir_cache=0"] + relay.options + list(options)
+        env = dict(os.environ, XDG_CONFIG_HOME=self.home + "/config",
+                   XDG_DATA_HOME=self.home + "/data",
+                   XDG_CACHE_HOME=self.home + "/cache",
+                   RELAYFS_RETRY_SECONDS="1", G_MESSAGES_DEBUG="")
+        self.log = open(self.logfile, "w")
+        self.proc = subprocess.Popen(
+            [BIN, "-f", "-o", ",".join(opts), relay.url, self.path],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.allowed = []
+        self._wait_mounted()
+
+    def _wait_mounted(self):
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if os.path.ismount(self.path):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("relayfs exited (%s): %s" %
+                                     (self.proc.returncode, self.text()))
+            time.sleep(0.05)
+        raise AssertionError("relayfs did not mount: " + self.text())
+
+    def p(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    def text(self):
+        with open(self.logfile, errors="replace") as f:
+            return f.read()
+
+    def allow(self, fragment):
+        """Warnings holding fragment are expected in this mount's log."""
+        self.allowed.append(fragment)
+
+    def xattr(self, rel, name):
+        return os.getxattr(self.p(rel), "user.relay." + name).decode()
+
+    def unmount(self):
+        if self.proc.poll() is None:
+            subprocess.run(["fusermount3", "-u", self.path], check=False)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("relayfs did not exit after unmount")
+        self.log.close()
+        return self.proc.returncode
+
+    def unexpected_warnings(self):
+        bad = []
+        for line in self.text().splitlines():
+            if ("WARNING" in line or "CRITICAL" in line or "ERROR" in line
+                    or "runtime error" in line or "Sanitizer" in line):
+                if not any(a in line for a in self.allowed):
+                    bad.append(line)
+        return bad
+
+
+@pytest.fixture
+def mount(relay, tmp_path):
+    """mount(client, *options) -> Mount; all unmounted at the end, each
+    checked for a clean exit and an unsurprising log."""
+    mounts = []
+
+    def start(client, *options):
+        m = Mount(relay, client, str(tmp_path), options)
+        mounts.append(m)
+        return m
+
+    yield start
+    problems = []
+    for m in mounts:
+        code = m.unmount()
+        if code != 0:
+            problems.append("%s exited %s: %s" % (m.client, code, m.text()))
+        bad = m.unexpected_warnings()
+        if bad:
+            problems.append("%s logged: %s" % (m.client, "\n".join(bad)))
+    assert not problems, "\n".join(problems)

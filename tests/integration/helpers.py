@@ -1,0 +1,39 @@
+"""Small helpers shared by the integration tests."""
+
+import hashlib
+import subprocess
+
+
+def run(*cmd, check=True, **kw):
+    """Run a command, capturing its output as text."""
+    return subprocess.run(list(cmd), check=check, capture_output=True,
+                          text=True, **kw)
+
+
+def backends(*names):
+    """Decorator: run a test against these backends only."""
+    def mark(fn):
+        fn.backends = names
+        return fn
+    return mark
+
+
+def sha512(data):
+    return hashlib.sha512(data).hexdigest()
+
+
+def placeholder(text):
+    """Parse a placeholder the simple way a test needs: (meta, pullers)."""
+    meta, pullers, in_pullers = {}, [], False
+    lines = text.decode().split("\n")
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        if in_pullers:
+            pullers.append(line)
+        elif line.startswith("---"):
+            in_pullers = True
+        else:
+            k, _, v = line.partition(": ")
+            meta[k] = v
+    return meta, pullers

@@ -1,0 +1,127 @@
+"""Pushes and pulls between clients through real mounts of one relay: what
+the relay folder holds after each step (PROTOCOL.md, Push and Pull)."""
+
+import os
+import subprocess
+
+from helpers import placeholder, run, sha512
+
+
+def specials(names):
+    return [n for n in names if n.startswith(".") and
+            n.endswith((".lock", ".placeholder", ".message"))]
+
+
+def test_push_then_pull_removes_content(relay, mount, tmp_path):
+    big = os.urandom(3 * 1024 * 1024)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(big)
+    (src / "note.txt").write_text("hello relay\n")
+    os.utime(src / "big.bin", (1600000000, 1600000000))
+    alice = mount("alice")
+    run("cp", "-p", str(src / "big.bin"), str(src / "note.txt"), alice.path)
+
+    assert specials(run("ls", "-a", alice.path).stdout.split()) == []
+    assert sorted(os.listdir(alice.path)) == ["big.bin", "note.txt"]
+    meta, pullers = placeholder(relay.read(".big.bin.placeholder"))
+    assert meta["pusher"] == "alice"
+    assert meta["timestamp"] == "1600000000"
+    assert meta["checksum"] == sha512(big)
+    assert pullers == []
+    assert relay.read("big.bin") == big
+    assert relay.locks() == []
+    assert os.stat(alice.p("big.bin")).st_mtime == 1600000000
+
+    bob = mount("bob")
+    assert os.stat(bob.p("big.bin")).st_mtime == 1600000000
+    r = run("cmp", str(src / "big.bin"), bob.p("big.bin"), check=False)
+    assert r.returncode == 0, r.stderr + r.stdout
+    meta, pullers = placeholder(relay.read(".big.bin.placeholder"))
+    assert pullers == ["bob"]
+    assert not relay.exists("big.bin")
+    assert relay.exists(".big.bin.placeholder")
+    assert relay.locks() == []
+    assert "big.bin" not in os.listdir(bob.path)
+    assert "big.bin" not in os.listdir(alice.path)
+    assert "note.txt" in os.listdir(bob.path)
+
+
+def test_two_pullers(relay, mount, tmp_path):
+    data = os.urandom(200000)
+    alice = mount("alice", "pullers=2")
+    with open(alice.p("f.bin"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "pullers=2")
+    carol = mount("carol", "pullers=2")
+
+    with open(alice.p("f.bin"), "rb") as f:
+        assert f.read() == data
+    assert placeholder(relay.read(".f.bin.placeholder"))[1] == []
+
+    with open(bob.p("f.bin"), "rb") as f:
+        assert f.read() == data
+    with open(bob.p("f.bin"), "rb") as f:
+        assert f.read() == data
+    assert placeholder(relay.read(".f.bin.placeholder"))[1] == ["bob"]
+    assert relay.read("f.bin") == data
+    assert "f.bin" in os.listdir(carol.path)
+    assert alice.xattr("f.bin", "pullers") == "bob"
+
+    with open(carol.p("f.bin"), "rb") as f:
+        assert f.read() == data
+    assert placeholder(relay.read(".f.bin.placeholder"))[1] == ["bob",
+                                                                 "carol"]
+    assert not relay.exists("f.bin")
+    assert relay.locks() == []
+    assert os.listdir(alice.path) == []
+
+
+def test_partial_read_registers_nothing(relay, mount):
+    data = os.urandom(5 * 1024 * 1024)
+    relay_file = "large.bin"
+    alice = mount("alice", "block_size=1M")
+    with open(alice.p(relay_file), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M")
+    out = subprocess.run(["head", "-c", "100", bob.p(relay_file)],
+                         check=True, capture_output=True).stdout
+    assert out == data[:100]
+    assert placeholder(relay.read(".large.bin.placeholder"))[1] == []
+    assert relay.exists(relay_file)
+    assert relay.locks() == []
+    stats = dict(kv.split("=") for kv in
+                 os.getxattr(bob.path, "user.relay.stats").decode().split())
+    assert int(stats["bytes_down"]) <= 2 * 1024 * 1024 + 4096
+    assert bob.xattr(relay_file, "state") == "ready"
+
+
+def test_own_file_reads_register_nothing(relay, mount):
+    alice = mount("alice")
+    with open(alice.p("mine.txt"), "w") as f:
+        f.write("mine\n")
+    with open(alice.p("mine.txt")) as f:
+        assert f.read() == "mine\n"
+    assert placeholder(relay.read(".mine.txt.placeholder"))[1] == []
+    assert relay.exists("mine.txt")
+    assert alice.xattr("mine.txt", "pusher") == "alice"
+    assert alice.xattr("mine.txt", "checksum") == sha512(b"mine\n")
+
+
+def test_corrupt_content_is_not_registered(relay, mount):
+    alice = mount("alice")
+    with open(alice.p("x.txt"), "w") as f:
+        f.write("original\n")
+    relay.write("x.txt", "tampered\n")
+    bob = mount("bob")
+    bob.allow("does not match")
+    try:
+        with open(bob.p("x.txt")) as f:
+            f.read()
+        raised = None
+    except OSError as e:
+        raised = e.errno
+    assert raised == 5  # EIO
+    assert placeholder(relay.read(".x.txt.placeholder"))[1] == []
+    assert relay.exists("x.txt")
+    assert relay.locks() == []
