@@ -46,7 +46,7 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 
 static void relayfs_free(struct relayfs *fs)
 {
-	g_hash_table_destroy(fs->nodes);
+	fs_nodes_free(fs);
 	g_mutex_clear(&fs->nodes_mutex);
 	g_mutex_clear(&fs->retry_mutex);
 	g_cond_clear(&fs->retry_cond);

@@ -7,6 +7,7 @@
 
 static void node_free(struct fs_node *node)
 {
+	cache_staged_free(node->staged); /* its file stays for next mount */
 	if (node->item)
 		cache_item_unref(node->item);
 	relay_file_free(node->file);
@@ -121,4 +122,17 @@ GPtrArray *fs_nodes_pending(struct relayfs *fs)
 	}
 	g_mutex_unlock(&fs->nodes_mutex);
 	return pending;
+}
+
+void fs_nodes_free(struct relayfs *fs)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, fs->nodes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		g_hash_table_iter_steal(&it);
+		node_free(value);
+	}
+	g_hash_table_destroy(fs->nodes);
 }

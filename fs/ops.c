@@ -32,7 +32,7 @@ static void *relayfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	cfg->hard_remove = 1;
-	cfg->nullpath_ok = 1;
+	cfg->nullpath_ok = 0; /* readdir needs its path */
 	cfg->entry_timeout = timeout;
 	cfg->attr_timeout = timeout;
 	cfg->negative_timeout = 0;
@@ -266,6 +266,8 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	g_mutex_lock(&node->mutex);
 	ret = fs_push_locked(fs, node);
+	/* release(2) comes later and asynchronously: end the pull now */
+	fs_close_reader_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
 	return ret;
 }

@@ -62,6 +62,8 @@ int fs_node_opens(struct relayfs *fs, struct fs_node *node);
 void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to);
 /* Names of staged files directly in dir, for readdir. */
 GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir);
+/* At unmount: free every node (staged copies stay on disk). */
+void fs_nodes_free(struct relayfs *fs);
 /* Nodes with a staged copy and no open handle, each a reference. */
 GPtrArray *fs_nodes_pending(struct relayfs *fs);
 

@@ -246,10 +246,12 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 			   __ATOMIC_RELAXED);
 	n = cache_item_read(node->item, buf, size, offset,
 			    fetch_locked_range, node);
-	if (n < 0 || node->pull_done || !cache_item_complete(node->item))
+	if (n < 0 || !cache_item_complete(node->item))
 		return n;
 	g_mutex_lock(&node->mutex);
-	if (!node->pull_done) {
+	if (node->pull_done) {
+		release_read_lock_locked(fs, node); /* nothing left to fetch */
+	} else {
 		int ret = finish_pull_locked(fs, node);
 
 		if (ret < 0)

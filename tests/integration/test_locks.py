@@ -1,0 +1,131 @@
+"""Foreign locks through a real mount: hidden files, waiting readers that
+give up with EBUSY, stale locks broken, pushes kept when refused."""
+
+import errno
+import os
+import threading
+import time
+
+import pytest
+
+from helpers import placeholder
+
+WRITE_LOCK = "lock%1.0\nowner: zed\nmode: w"
+READ_LOCK = "lock%1.0\nowner: zed\nmode: r"
+
+
+def push(m, name, data):
+    with open(m.p(name), "w") as f:
+        f.write(data)
+
+
+def test_foreign_write_lock_hides_file(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    relay.write(".f.txt.lock", WRITE_LOCK)
+    bob = mount("bob")
+    assert os.listdir(bob.path) == []
+    assert not os.path.exists(bob.p("f.txt"))
+    os.unlink(relay.path(".f.txt.lock"))
+    assert os.listdir(bob.path) == ["f.txt"]
+
+
+def test_unreadable_lock_counts_as_foreign(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    relay.write(".f.txt.lock", bytes(range(256)) * 4)
+    bob = mount("bob")
+    assert os.listdir(bob.path) == []
+
+
+def test_foreign_read_lock_makes_read_wait_then_ebusy(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    relay.write(".f.txt.lock", READ_LOCK)
+    before = relay.read(".f.txt.placeholder")
+    bob = mount("bob", "lock_wait=2")
+    assert os.listdir(bob.path) == ["f.txt"]
+    start = time.monotonic()
+    with pytest.raises(OSError) as e:
+        with open(bob.p("f.txt")) as f:
+            f.read()
+    assert e.value.errno == errno.EBUSY
+    assert time.monotonic() - start >= 1.9
+    assert relay.read(".f.txt.placeholder") == before
+    assert relay.read(".f.txt.lock") == READ_LOCK.encode()
+    assert relay.exists("f.txt")
+
+
+def test_read_proceeds_when_foreign_lock_goes(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    relay.write(".f.txt.lock", READ_LOCK)
+    bob = mount("bob", "lock_wait=10")
+    threading.Timer(0.5, os.unlink, [relay.path(".f.txt.lock")]).start()
+    with open(bob.p("f.txt")) as f:
+        assert f.read() == "data\n"
+    assert placeholder(relay.read(".f.txt.placeholder"))[1] == ["bob"]
+    assert relay.locks() == []
+
+
+def test_stale_lock_is_broken_with_warning(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    old = time.time() - 3600
+    relay.write(".f.txt.lock", WRITE_LOCK, mtime=old)
+    bob = mount("bob", "lock_timeout=60")
+    bob.allow("breaking stale lock")
+    assert os.listdir(bob.path) == ["f.txt"]
+    with open(bob.p("f.txt")) as f:
+        assert f.read() == "data\n"
+    assert "breaking stale lock of f.txt held by zed" in bob.text()
+    assert relay.locks() == []
+
+
+def test_push_refused_by_foreign_lock_is_kept_and_retried(relay, mount):
+    alice = mount("alice", "lock_wait=1")
+    alice.allow("push of f.txt failed")
+    relay.write(".f.txt.lock", WRITE_LOCK)
+    f = open(alice.p("f.txt"), "w")
+    f.write("precious\n")
+    with pytest.raises(OSError) as e:
+        f.close()
+    assert e.value.errno == errno.EBUSY
+    assert not relay.exists("f.txt")
+    deadline = time.time() + 5  # release(2) reaches relayfs after close
+    while time.time() < deadline and \
+            alice.xattr("f.txt", "state") != "pending":
+        time.sleep(0.05)
+    assert alice.xattr("f.txt", "state") == "pending"
+    with open(alice.p("f.txt")) as f:
+        assert f.read() == "precious\n"
+    os.unlink(relay.path(".f.txt.lock"))
+    deadline = time.time() + 15
+    while time.time() < deadline and not relay.exists("f.txt"):
+        time.sleep(0.2)
+    assert relay.read("f.txt") == b"precious\n"
+    assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
+        "alice"
+    deadline = time.time() + 5
+    while time.time() < deadline and relay.locks():
+        time.sleep(0.1)
+    assert relay.locks() == []
+
+
+def test_staged_copy_survives_remount(relay, mount, tmp_path):
+    alice = mount("alice", "lock_wait=0")
+    alice.allow("push of f.txt failed")
+    relay.write(".f.txt.lock", WRITE_LOCK)
+    try:
+        with open(alice.p("f.txt"), "w") as f:
+            f.write("kept\n")
+    except OSError as e:
+        assert e.errno == errno.EBUSY
+    assert alice.unmount() == 0
+    os.unlink(relay.path(".f.txt.lock"))
+    again = mount("alice")
+    deadline = time.time() + 15
+    while time.time() < deadline and not relay.exists("f.txt"):
+        time.sleep(0.2)
+    assert relay.read("f.txt") == b"kept\n"
+    assert "found f.txt staged by an earlier mount" in again.text()
