@@ -14,9 +14,20 @@ struct relayfs *relayfs_get(void)
 	return fuse_get_context()->private_data;
 }
 
+/* One open file description: its node, and whether it may write. */
+struct fs_handle {
+	struct fs_node *node;
+	bool writer;
+};
+
+static struct fs_handle *handle_of(struct fuse_file_info *fi)
+{
+	return fi ? (struct fs_handle *)(uintptr_t)fi->fh : NULL;
+}
+
 static struct fs_node *handle_node(struct fuse_file_info *fi)
 {
-	return fi ? (struct fs_node *)(uintptr_t)fi->fh : NULL;
+	return handle_of(fi) ? handle_of(fi)->node : NULL;
 }
 
 /* A user may create only names that are not special. */
@@ -192,6 +203,7 @@ static int open_node(const char *path, struct fuse_file_info *fi,
 	struct relayfs *fs = relayfs_get();
 	const char *rpath = fs_relay_path(path);
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct fs_handle *handle;
 	struct fs_node *node;
 	int ret;
 
@@ -205,7 +217,10 @@ static int open_node(const char *path, struct fuse_file_info *fi,
 		fs_node_put(fs, node, true);
 		return ret;
 	}
-	fi->fh = (uintptr_t)node;
+	handle = g_new0(struct fs_handle, 1);
+	handle->node = node;
+	handle->writer = writer;
+	fi->fh = (uintptr_t)handle;
 	return 0;
 }
 
@@ -265,7 +280,8 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 	if (opens > 1)
 		return 0;
 	g_mutex_lock(&node->mutex);
-	ret = fs_push_locked(fs, node);
+	if (handle_of(fi)->writer)
+		ret = fs_push_locked(fs, node);
 	/* release(2) comes later and asynchronously: end the pull now */
 	fs_close_reader_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
@@ -298,6 +314,7 @@ static int relayfs_release(const char *path, struct fuse_file_info *fi)
 		g_mutex_unlock(&node->mutex);
 	}
 	fs_node_put(fs, node, true);
+	g_free(handle_of(fi));
 	return 0;
 }
 

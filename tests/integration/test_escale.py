@@ -1,0 +1,69 @@
+"""A relay folder written by escale itself, mounted as a new client `dave`
+with pullers=2: it must read exactly as vectors/ESCALE-RELAY.md says."""
+
+import errno
+import os
+import shutil
+import stat
+import time
+
+import pytest
+
+from conftest import SHARED
+from helpers import placeholder, sha512
+
+
+def copy_vectors(relay):
+    src = os.path.join(SHARED, "vectors", "escale-relay")
+    shutil.copytree(src, relay.dir, dirs_exist_ok=True)
+    for top, dirs, files in os.walk(relay.dir):
+        for n in dirs + files:
+            p = os.path.join(top, n)
+            os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
+
+
+def snapshot(root):
+    out = {}
+    for top, _, files in os.walk(root):
+        for n in files:
+            p = os.path.join(top, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = f.read()
+    return out
+
+
+def test_escale_relay_as_dave(relay, mount):
+    copy_vectors(relay)
+    dave = mount("dave", "pullers=2", "lock_wait=2")
+
+    assert sorted(os.listdir(dave.path)) == ["a.txt", "b.bin", "sub"]
+    assert os.listdir(dave.p("sub")) == []
+    assert os.stat(dave.p("a.txt")).st_size == 17
+    assert os.stat(dave.p("a.txt")).st_mtime == 1700000000
+    assert os.stat(dave.p("b.bin")).st_size == 1048576
+    assert os.stat(dave.p("b.bin")).st_mtime == 1700000100
+    for hidden in ("d.txt", "sub/c.txt", ".a.txt.lock", ".b.bin.placeholder"):
+        assert not os.path.exists(dave.p(hidden))
+
+    before = relay.read(".b.bin.placeholder")
+    with open(dave.p("b.bin"), "rb") as f:
+        data = f.read()
+    assert data == bytes(range(256)) * 4096
+    assert sha512(data) == placeholder(before)[0]["checksum"]
+    after = relay.read(".b.bin.placeholder")
+    assert after == before + b"\ndave"
+    assert placeholder(after)[1] == ["bob", "dave"]
+    assert not relay.exists("b.bin")
+    assert "b.bin" not in os.listdir(dave.path)
+
+    untouched = snapshot(relay.dir)
+    start = time.monotonic()
+    with pytest.raises(OSError) as e:
+        with open(dave.p("a.txt"), "rb") as f:
+            f.read()
+    assert e.value.errno == errno.EBUSY
+    assert time.monotonic() - start >= 1.9
+    assert snapshot(relay.dir) == untouched
+    assert relay.read(".a.txt.lock") == b"lock%1.0\nowner: carol\nmode: r"
+    assert dave.xattr("a.txt", "state") == "locked-r"
+    assert dave.xattr("a.txt", "lock") == "carol r"
