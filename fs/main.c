@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 	fs = relayfs_new(&cfg);
 	if (!fs)
 		goto out_args;
+	/* libfuse 3.14 warns about its own unset default (libfuse #1003)
+	 * unless this is given; a user's own value comes later and wins */
+	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=10");
 	ret = fuse_main(args.argc, args.argv, &relayfs_operations, fs) ? 1 : 0;
 	relayfs_free(fs);
 out_args:
