@@ -53,21 +53,14 @@ static const struct relay_backend *backend_for_scheme(const char *scheme)
 	return NULL;
 }
 
-int backend_open(const struct backend_options *opt, struct backend **out,
-		 char **message)
+int backend_open_ops(const struct relay_backend *ops,
+		     const struct backend_options *opt, struct backend **out,
+		     char **message)
 {
-	g_autofree char *scheme = url_scheme(opt->url);
-	const struct relay_backend *ops = backend_for_scheme(scheme);
 	void *state = NULL;
-	int ret;
+	int ret = ops->open(opt, &state);
 
 	*out = NULL;
-	if (!ops) {
-		*message = g_strdup_printf("%s: no backend for '%s://' URLs "
-					   "in this build", opt->url, scheme);
-		return -EPROTONOSUPPORT;
-	}
-	ret = ops->open(opt, &state);
 	if (ret < 0) {
 		*message = g_strdup_printf("cannot open relay %s: %s",
 					   opt->url, g_strerror(-ret));
@@ -77,6 +70,21 @@ int backend_open(const struct backend_options *opt, struct backend **out,
 	(*out)->ops = ops;
 	(*out)->state = state;
 	return 0;
+}
+
+int backend_open(const struct backend_options *opt, struct backend **out,
+		 char **message)
+{
+	g_autofree char *scheme = url_scheme(opt->url);
+	const struct relay_backend *ops = backend_for_scheme(scheme);
+
+	*out = NULL;
+	if (!ops) {
+		*message = g_strdup_printf("%s: no backend for '%s://' URLs "
+					   "in this build", opt->url, scheme);
+		return -EPROTONOSUPPORT;
+	}
+	return backend_open_ops(ops, opt, out, message);
 }
 
 void backend_close(struct backend *b)

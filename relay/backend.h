@@ -120,6 +120,10 @@ struct backend {
  * it. Prints nothing; on failure *message says why in one sentence. */
 int backend_open(const struct backend_options *opt, struct backend **out,
 		 char **message);
+/* Open with a given table (tests use a recording one). */
+int backend_open_ops(const struct relay_backend *ops,
+		     const struct backend_options *opt, struct backend **out,
+		     char **message);
 void backend_close(struct backend *b);
 
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries);

@@ -17,18 +17,11 @@ static void cached_placeholder_free(gpointer data)
 
 static void fetch_placeholder_job(gpointer data, gpointer user_data);
 
-int relay_open(const struct backend_options *opt,
-	       const struct relay_params *params, struct relay **out,
-	       char **message)
+struct relay *relay_new(struct backend *backend,
+			const struct relay_params *params)
 {
-	struct backend *backend;
-	struct relay *r;
-	int ret = backend_open(opt, &backend, message);
+	struct relay *r = g_new0(struct relay, 1);
 
-	*out = NULL;
-	if (ret < 0)
-		return ret;
-	r = g_new0(struct relay, 1);
 	r->backend = backend;
 	r->params = *params;
 	r->params.client = g_strdup(params->client);
@@ -42,8 +35,18 @@ int relay_open(const struct backend_options *opt,
 						cached_placeholder_free);
 	r->fetchers = g_thread_pool_new(fetch_placeholder_job, r,
 					r->params.transfers, FALSE, NULL);
-	*out = r;
-	return 0;
+	return r;
+}
+
+int relay_open(const struct backend_options *opt,
+	       const struct relay_params *params, struct relay **out,
+	       char **message)
+{
+	struct backend *backend;
+	int ret = backend_open(opt, &backend, message);
+
+	*out = ret < 0 ? NULL : relay_new(backend, params);
+	return ret;
 }
 
 void relay_free(struct relay *r)

@@ -56,6 +56,9 @@ struct relay;
 int relay_open(const struct backend_options *opt,
 	       const struct relay_params *params, struct relay **out,
 	       char **message);
+/* The protocol on an opened backend (owned from now on). */
+struct relay *relay_new(struct backend *backend,
+			const struct relay_params *params);
 /* Close the relay and its backend. */
 void relay_free(struct relay *r);
 const struct relay_params *relay_params(const struct relay *r);
