@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,7 @@ enum kind {
 	K_TEXT,		/* non-empty, no control characters */
 	K_PATH,		/* made absolute; need not exist */
 	K_FILE,		/* made absolute; a readable file */
-	K_SECRET,	/* K_FILE, private to its owner; its first line is read */
+	K_SECRET,	/* K_FILE, private to its owner; first line read */
 };
 
 struct spec {
@@ -85,8 +86,8 @@ static const struct spec specs[N_OPTS] = {
 			    UINT_MAX, "259200", "SECONDS",
 			    "a lock older than this is stale"},
 	[O_LOCK_WAIT] = {"lock_wait", K_UINT, CFG(lock_wait), 0, UINT_MAX, "30",
-			 "SECONDS",
-			 "how long open and close wait for a foreign lock before EBUSY"},
+			 "SECONDS", "how long open and close wait for a "
+				    "foreign lock before EBUSY"},
 	[O_CACHE_DIR] = {"cache_dir", K_PATH, CFG(cache_dir), 0, 0, NULL,
 			 "PATH",
 			 "block cache, staging and journal (default:"
@@ -112,7 +113,7 @@ static const struct spec specs[N_OPTS] = {
 		    "user name on the relay server"},
 	[O_PASSWORD_FILE] = {"password_file", K_SECRET, CFG(password_file), 0,
 			     0, NULL, "FILE",
-			     "first line is the password; mode 600 or stricter"},
+			     "its first line is the password; mode 600"},
 	[O_ENDPOINT] = {"endpoint", K_TEXT, CFG(endpoint), 0, 0, NULL, "URL",
 			"S3 endpoint"},
 	[O_REGION] = {"region", K_TEXT, CFG(region), 0, 0, NULL, "NAME",
@@ -296,7 +297,8 @@ bool relayfs_parse_size(const char *text, uint64_t *out)
 	if (unit != NULL) {
 		shift = 10 * (unsigned)(unit - units + 1);
 		p++;
-		if (g_ascii_toupper(p[0]) == 'I' && g_ascii_toupper(p[1]) == 'B')
+		if (g_ascii_toupper(p[0]) == 'I' &&
+		    g_ascii_toupper(p[1]) == 'B')
 			p++;
 	}
 	if (g_ascii_toupper(*p) == 'B')
@@ -339,11 +341,10 @@ static void bad_value(const struct spec *s, const char *text,
 	switch (s->kind) {
 	case K_UINT:
 		if (s->max != UINT_MAX)
-			hint = g_strdup_printf("a whole number from %" G_GUINT64_FORMAT
-					       " to %" G_GUINT64_FORMAT,
-					       s->min, s->max);
+			hint = g_strdup_printf("a whole number from %" PRIu64
+					       " to %" PRIu64, s->min, s->max);
 		else if (s->min > 0)
-			hint = g_strdup_printf("a whole number >= %" G_GUINT64_FORMAT,
+			hint = g_strdup_printf("a whole number >= %" PRIu64,
 					       s->min);
 		else
 			hint = g_strdup("a whole number");
@@ -530,7 +531,8 @@ static int read_first_line(int fd, size_t size, const char *shown,
 	if (n < 0)
 		say("%spassword_file %s: %s", where, shown, g_strerror(errno));
 	else if (len == 0)
-		say("%spassword_file %s: its first line is empty", where, shown);
+		say("%spassword_file %s: its first line is empty", where,
+		    shown);
 	else
 		*password = g_strndup(buf, len);
 	explicit_bzero(buf, size);
@@ -548,12 +550,17 @@ static int set_secret(const struct spec *s, const char *text,
 
 	if (set_path(s, text, where, &cfg->password_file) != 0)
 		return -1;
-	fd = open(cfg->password_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: should it have become a FIFO since set_path() */
+	fd = open(cfg->password_file,
+		  O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0)
 		say("%spassword_file %s: %s", where, text, g_strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		say("%spassword_file %s: not a regular file", where, text);
 	else if (st.st_mode & 077)
-		say("%spassword_file %s is %s by others (mode %04o); chmod 600 it",
-		    where, text, st.st_mode & 044 ? "readable" : "writable",
+		say("%spassword_file %s is %s by others (mode %04o); "
+		    "chmod 600 it", where, text,
+		    st.st_mode & 044 ? "readable" : "writable",
 		    (unsigned)(st.st_mode & 07777));
 	else if (st.st_size > PASSWORD_FILE_MAX)
 		say("%spassword_file %s: too large for a password file", where,
@@ -603,35 +610,48 @@ static bool known_scheme(const char *scheme)
 	return false;
 }
 
-/* Checks the form of a remote relay URL; the server is not contacted. */
-static int check_url(const char *text, const char *where)
+/* What is wrong with a remote relay URL's form, or NULL; the server is
+ * not contacted. The result may point into *error. */
+static const char *url_problem(const char *text, GError **error)
 {
-	char *shown = strip_credentials(text);
 	char *scheme = g_uri_parse_scheme(text);
-	GError *error = NULL;
-	GUri *uri = NULL;
 	const char *why = NULL;
 	const char *host;
+	GUri *uri;
+	bool known, s3;
 
 	if (scheme == NULL)
-		why = "neither an absolute path nor a URL";
-	else if (!known_scheme(scheme))
-		why = "unknown scheme (webdav, webdavs, http, https, ftp, "
-		      "ftps, sftp, s3, file)";
-	else if ((uri = g_uri_parse(text, G_URI_FLAGS_NONE, &error)) == NULL)
-		why = error->message;	/* quotes at most host and port */
-	else if ((host = g_uri_get_host(uri)) == NULL || host[0] == '\0')
-		why = g_ascii_strcasecmp(scheme, "s3") == 0 ? "no bucket"
-							    : "no host";
+		return "neither an absolute path nor a URL";
+	known = known_scheme(scheme);
+	s3 = g_ascii_strcasecmp(scheme, "s3") == 0;
+	g_free(scheme);
+	if (!known)
+		return "unknown scheme (webdav, webdavs, http, https, ftp, "
+		       "ftps, sftp, s3, file)";
+	uri = g_uri_parse(text, G_URI_FLAGS_NONE, error);
+	if (uri == NULL)
+		return (*error)->message;	/* quotes at most host, port */
+	host = g_uri_get_host(uri);
+	if (host == NULL || host[0] == '\0')
+		why = s3 ? "no bucket" : "no host";
 	else if (g_uri_get_query(uri) != NULL || g_uri_get_fragment(uri))
 		why = "a query or fragment is not supported";
-	if (why != NULL)
+	g_uri_unref(uri);
+	return why;
+}
+
+static int check_url(const char *text, const char *where)
+{
+	GError *error = NULL;
+	const char *why = url_problem(text, &error);
+	char *shown;
+
+	if (why != NULL) {
+		shown = strip_credentials(text);
 		say("%sbad relay URL '%s': %s", where, shown, why);
-	if (uri != NULL)
-		g_uri_unref(uri);
+		g_free(shown);
+	}
 	g_clear_error(&error);
-	g_free(scheme);
-	g_free(shown);
 	return why != NULL ? -1 : 0;
 }
 
@@ -883,9 +903,11 @@ static int G_GNUC_PRINTF(3, 4) stop(struct cmdline *cl,
 	return -1;
 }
 
+/* Also "", as in "-o rw,,ro". */
 static bool is_dropped(const char *opt)
 {
-	if (g_str_has_prefix(opt, "x-") || g_str_has_prefix(opt, "comment="))
+	if (opt[0] == '\0' || g_str_has_prefix(opt, "x-") ||
+	    g_str_has_prefix(opt, "comment="))
 		return true;
 	for (size_t i = 0; i < G_N_ELEMENTS(dropped_words); i++)
 		if (strcmp(opt, dropped_words[i]) == 0)
@@ -1016,13 +1038,14 @@ static void print_fuse_options(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(fuse_options); i++) {
 		const char *name = fuse_options[i].name;
 		const char *eq = fuse_options[i].value == FV_NONE ? "" : "=";
-		const char *comma = i + 1 < G_N_ELEMENTS(fuse_options) ? "," : "";
+		bool last = i + 1 == G_N_ELEMENTS(fuse_options);
 
 		if (line->len + strlen(name) + 3 > 78) {
 			printf("%s\n", line->str);
 			g_string_assign(line, "   ");
 		}
-		g_string_append_printf(line, " %s%s%s", name, eq, comma);
+		g_string_append_printf(line, " %s%s%s", name, eq,
+				       last ? "" : ",");
 	}
 	printf("%s\n", line->str);
 	g_string_free(line, TRUE);
@@ -1033,7 +1056,8 @@ static void print_spec(const struct spec *s)
 {
 	char *opt = s->meta ? g_strdup_printf("%s=%s", s->name, s->meta)
 			    : g_strdup(s->name);
-	char *text = s->def ? g_strdup_printf("%s (default %s)", s->help, s->def)
+	char *text = s->def ? g_strdup_printf("%s (default %s)", s->help,
+					      s->def)
 			    : g_strdup(s->help);
 	const char *p = text;
 	const int indent = 29, width = 79 - indent;
@@ -1077,7 +1101,8 @@ static void print_help(void)
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
 	       "    -f                     stay in the foreground\n"
-	       "    -d, -o debug           print debugging output (implies -f)\n"
+	       "    -d, -o debug           print debugging output "
+	       "(implies -f)\n"
 	       "    -s                     run single-threaded\n"
 	       "    --relay URL            the relay (same as -o relay=URL)\n"
 	       "\n"
@@ -1131,7 +1156,8 @@ static enum relayfs_parse_result parse_cmdline(int argc, char **argv,
 	}
 	if (rc != 0)
 		return cl->stop;
-	if (cl->nargs == 0) {
+	/* "relayfs URL" alone: the URL is no mountpoint */
+	if (cl->nargs == 0 || (cl->nargs == 1 && strstr(cl->arg[0], "://"))) {
 		say("missing mountpoint (relayfs --help)");
 		return RELAYFS_PARSE_USAGE;
 	}
