@@ -1,0 +1,238 @@
+/* The block cache and staged copies on disk: fetches only what is missing,
+ * shares fetches, keeps versions apart, survives a reopen; checksums. */
+#include "cache/blocks.h"
+#include "cache/staging.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BS 4096
+
+static char source[10 * BS + 100];
+
+struct fetch_log {
+	GPtrArray *calls;	/* "offset+length" */
+	GMutex mutex;
+	int delay_ms;
+};
+
+static int fetch_source(void *ctx, uint64_t offset, uint64_t length,
+			cache_sink_fn sink, void *sink_ctx)
+{
+	struct fetch_log *log = ctx;
+
+	g_mutex_lock(&log->mutex);
+	g_ptr_array_add(log->calls, g_strdup_printf(
+		"%" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT, offset, length));
+	g_mutex_unlock(&log->mutex);
+	if (log->delay_ms)
+		g_usleep(log->delay_ms * 1000);
+	/* in two pieces, as a network would */
+	int ret = sink(sink_ctx, source + offset, length / 2);
+
+	return ret ? ret : sink(sink_ctx, source + offset + length / 2,
+				length - length / 2);
+}
+
+static char *calls(struct fetch_log *log)
+{
+	g_ptr_array_add(log->calls, NULL);
+	char *s = g_strjoinv(" ", (char **)log->calls->pdata);
+
+	g_ptr_array_set_size(log->calls, 0);
+	return s;
+}
+
+static char *make_dir(void)
+{
+	return g_dir_make_tmp("relayfs-cache-XXXXXX", NULL);
+}
+
+static void remove_tree(const char *dir)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+
+	g_assert_cmpint(system(cmd), ==, 0);
+}
+
+static void test_fetch_only_missing(void)
+{
+	g_autofree char *dir = make_dir();
+	struct fetch_log log = { .calls = g_ptr_array_new_with_free_func(g_free) };
+	struct cache *c;
+	struct cache_item *item;
+	char buf[3 * BS];
+	g_autofree char *first = NULL, *second = NULL, *third = NULL;
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	item = cache_item_get(c, "f\nv1", sizeof(source));
+	g_assert_cmpint(cache_item_read(item, buf, 100, BS + 10, fetch_source,
+					&log), ==, 100);
+	g_assert_cmpmem(buf, 100, source + BS + 10, 100);
+	first = calls(&log);
+	g_assert_cmpstr(first, ==, "4096+4096");
+	/* blocks 0..3: 0 and 2..3 missing, fetched as two runs */
+	g_assert_cmpint(cache_item_read(item, buf, 3 * BS, 100, fetch_source,
+					&log), ==, 3 * BS);
+	g_assert_cmpmem(buf, 3 * BS, source + 100, 3 * BS);
+	second = calls(&log);
+	g_assert_cmpstr(second, ==, "0+4096 8192+8192");
+	g_assert_false(cache_item_complete(item));
+	/* the last, short block, and reads past the end */
+	g_assert_cmpint(cache_item_read(item, buf, BS, 10 * BS, fetch_source,
+					&log), ==, 100);
+	g_assert_cmpint(cache_item_read(item, buf, BS, 11 * BS, fetch_source,
+					&log), ==, 0);
+	third = calls(&log);
+	g_assert_cmpstr(third, ==, "40960+100");
+	cache_item_unref(item);
+	cache_close(c);
+
+	/* reopened: the same version is served from disk, a new one is not */
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	item = cache_item_get(c, "f\nv1", sizeof(source));
+	g_assert_true(cache_item_has(item, 0, 4 * BS));
+	g_assert_false(cache_item_has(item, 4 * BS, 1));
+	cache_item_unref(item);
+	item = cache_item_get(c, "f\nv2", sizeof(source));
+	g_assert_false(cache_item_has(item, 0, 1));
+	cache_item_unref(item);
+	cache_close(c);
+	g_ptr_array_unref(log.calls);
+	remove_tree(dir);
+}
+
+struct reader {
+	struct cache_item *item;
+	struct fetch_log *log;
+	char buf[2 * BS];
+	ssize_t n;
+};
+
+static gpointer read_thread(gpointer data)
+{
+	struct reader *r = data;
+
+	r->n = cache_item_read(r->item, r->buf, 2 * BS, 0, fetch_source,
+			       r->log);
+	return NULL;
+}
+
+static void test_shared_fetch(void)
+{
+	g_autofree char *dir = make_dir();
+	struct fetch_log log = { .calls = g_ptr_array_new_with_free_func(g_free) };
+	struct reader readers[4];
+	GThread *threads[4];
+	struct cache *c;
+
+	log.delay_ms = 100;
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	for (int i = 0; i < 4; i++) {
+		readers[i].item = cache_item_get(c, "f\nv1", sizeof(source));
+		readers[i].log = &log;
+		threads[i] = g_thread_new("reader", read_thread, &readers[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		g_thread_join(threads[i]);
+		g_assert_cmpint(readers[i].n, ==, 2 * BS);
+		g_assert_cmpmem(readers[i].buf, 2 * BS, source, 2 * BS);
+		cache_item_unref(readers[i].item);
+	}
+	g_assert_cmpint(log.calls->len, ==, 1);
+	cache_close(c);
+	g_ptr_array_unref(log.calls);
+	remove_tree(dir);
+}
+
+static void test_discard_and_adopt(void)
+{
+	g_autofree char *dir = make_dir();
+	struct fetch_log log = { .calls = g_ptr_array_new_with_free_func(g_free) };
+	struct cache_staged *s;
+	struct cache_item *item;
+	struct cache *c;
+	char buf[100];
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	item = cache_item_get(c, "f\nv1", 100);
+	g_assert_cmpint(cache_item_read(item, buf, 100, 0, fetch_source, &log),
+			==, 100);
+	cache_item_discard(item);
+	g_assert_false(cache_item_complete(item));
+	cache_item_unref(item);
+
+	g_assert_cmpint(cache_staged_create(c, "dir/g", CACHE_HASH_SHA256, &s),
+			==, 0);
+	g_assert_cmpint(cache_staged_write(s, "staged!", 7, 0), ==, 7);
+	g_assert_cmpint(cache_staged_commit(c, s, "dir/g\nv9"), ==, 0);
+	item = cache_item_get(c, "dir/g\nv9", 7);
+	g_assert_true(cache_item_complete(item));
+	g_assert_cmpint(cache_item_read(item, buf, 7, 0, fetch_source, &log),
+			==, 7);
+	g_assert_cmpmem(buf, 7, "staged!", 7);
+	cache_item_unref(item);
+	g_assert_cmpint(log.calls->len, ==, 1);
+	cache_close(c);
+	g_ptr_array_unref(log.calls);
+	remove_tree(dir);
+}
+
+static void test_staged_checksums_and_journal(void)
+{
+	g_autofree char *dir = make_dir();
+	const char *abc_sha512 = "ddaf35a193617abacc417349ae204131"
+				 "12e6fa4e89a97ea20a9eeee64b55d39a"
+				 "2192992a274fc1a836ba3c23a3feebbd"
+				 "454d4423643ce80e2a9ac94fa54ca49f";
+	g_autoptr(GPtrArray) pending = NULL;
+	struct cache_staged *s;
+	struct cache *c;
+	char *hex;
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	/* in order: the running hash */
+	g_assert_cmpint(cache_staged_create(c, "a", CACHE_HASH_SHA512, &s),
+			==, 0);
+	cache_staged_write(s, "a", 1, 0);
+	cache_staged_write(s, "bc", 2, 1);
+	g_assert_nonnull(s->hasher);
+	g_assert_cmpint(cache_staged_checksum(s, &hex), ==, 0);
+	g_assert_cmpstr(hex, ==, abc_sha512);
+	g_free(hex);
+	cache_staged_discard(s);
+	/* out of order and rewritten: one pass at the end */
+	g_assert_cmpint(cache_staged_create(c, "b", CACHE_HASH_SHA512, &s),
+			==, 0);
+	cache_staged_write(s, "xx", 2, 1);
+	cache_staged_write(s, "a", 1, 0);
+	cache_staged_write(s, "bc", 2, 1);
+	g_assert_cmpint(cache_staged_checksum(s, &hex), ==, 0);
+	g_assert_cmpstr(hex, ==, abc_sha512);
+	g_free(hex);
+	cache_staged_set_mtime(s, 1234);
+	cache_staged_free(s); /* as if the mount died: the journal keeps it */
+	pending = cache_staged_pending(c, CACHE_HASH_SHA512);
+	g_assert_cmpint(pending->len, ==, 1);
+	s = pending->pdata[0];
+	g_assert_cmpstr(s->relay_path, ==, "b");
+	g_assert_cmpint(s->mtime, ==, 1234);
+	g_assert_cmpint(s->size, ==, 3);
+	cache_staged_discard(s);
+	cache_close(c);
+	remove_tree(dir);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	for (size_t i = 0; i < sizeof(source); i++)
+		source[i] = (char)(i * 7 + i / 251);
+	g_test_add_func("/cache/fetch-only-missing", test_fetch_only_missing);
+	g_test_add_func("/cache/shared-fetch", test_shared_fetch);
+	g_test_add_func("/cache/discard-adopt", test_discard_and_adopt);
+	g_test_add_func("/cache/staged", test_staged_checksums_and_journal);
+	return g_test_run();
+}
