@@ -203,6 +203,20 @@ int backend_put_data(struct backend *b, const char *path, const void *data,
 	return ret;
 }
 
+int backend_put_data_if(struct backend *b, const char *path, const void *data,
+			size_t len, const char *etag)
+{
+	int ret;
+
+	if (!b->ops->put_data_if || !etag)
+		return -ENOSYS;
+	count(b, BACKEND_REQ_PUT);
+	ret = b->ops->put_data_if(b->state, path, data, len, etag);
+	if (ret == 0)
+		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+	return ret;
+}
+
 int backend_create_excl(struct backend *b, const char *path, const void *data,
 			size_t len)
 {

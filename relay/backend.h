@@ -84,6 +84,11 @@ struct relay_backend {
 	 * where caps has BACKEND_ATOMIC_PUT. */
 	int (*put_data)(void *state, const char *path, const void *data,
 			size_t len);
+	/* Replace path with data only if its current version is etag (as a
+	 * listing gave it): -ESTALE when it is not. Optional: NULL when the
+	 * backend cannot (the protocol then reads under the lock first). */
+	int (*put_data_if)(void *state, const char *path, const void *data,
+			   size_t len, const char *etag);
 	/* Create path holding data only if it does not exist: -EEXIST when
 	 * it does. Optional: NULL when the backend cannot (the protocol then
 	 * writes and re-reads). */
@@ -137,6 +142,9 @@ int backend_get_small(struct backend *b, const char *path, size_t max,
 int backend_put(struct backend *b, const char *path, int fd, uint64_t size);
 int backend_put_data(struct backend *b, const char *path, const void *data,
 		     size_t len);
+/* -ENOSYS when the backend has no put_data_if. */
+int backend_put_data_if(struct backend *b, const char *path, const void *data,
+			size_t len, const char *etag);
 /* -ENOSYS when the backend has no create_excl. */
 int backend_create_excl(struct backend *b, const char *path, const void *data,
 			size_t len);

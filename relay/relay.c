@@ -167,11 +167,12 @@ const char *relay_file_state_name(enum relay_file_state state)
 }
 
 void relay_placeholder_remember(struct relay *r, const char *path,
-				const char *tag, GBytes *raw)
+				const char *tag, bool tag_is_etag, GBytes *raw)
 {
 	struct cached_placeholder *cp = g_new0(struct cached_placeholder, 1);
 
 	cp->tag = g_strdup(tag);
+	cp->tag_is_etag = tag && tag_is_etag;
 	cp->raw = g_bytes_ref(raw);
 	g_mutex_lock(&r->mutex);
 	g_hash_table_replace(r->placeholders, g_strdup(path), cp);
@@ -188,15 +189,17 @@ void relay_placeholder_forget(struct relay *r, const char *path)
 /* The cached raw placeholder of path if its tag is tag (a NULL cached tag
  * is ours: it adopts tag). */
 static GBytes *placeholder_lookup(struct relay *r, const char *path,
-				  const char *tag)
+				  const char *tag, bool tag_is_etag)
 {
 	struct cached_placeholder *cp;
 	GBytes *raw = NULL;
 
 	g_mutex_lock(&r->mutex);
 	cp = g_hash_table_lookup(r->placeholders, path);
-	if (cp && !cp->tag && tag)
+	if (cp && !cp->tag && tag) {
 		cp->tag = g_strdup(tag);
+		cp->tag_is_etag = tag_is_etag;
+	}
 	if (cp && (!tag || g_strcmp0(cp->tag, tag) == 0))
 		raw = g_bytes_ref(cp->raw);
 	g_mutex_unlock(&r->mutex);
@@ -206,7 +209,7 @@ static GBytes *placeholder_lookup(struct relay *r, const char *path,
 struct relay_placeholder *relay_placeholder_cached(struct relay *r,
 						   const char *path)
 {
-	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL);
+	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL, false);
 	gsize len;
 	const char *data;
 
@@ -228,10 +231,27 @@ int relay_placeholder_fetch(struct relay *r, const char *path,
 	*ph = NULL;
 	if (ret < 0)
 		return ret;
-	relay_placeholder_remember(r, path, NULL, raw);
+	relay_placeholder_remember(r, path, NULL, false, raw);
 	data = g_bytes_get_data(raw, &len);
 	*ph = relay_placeholder_parse(data, len);
 	return 0;
+}
+
+GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
+				      char **etag)
+{
+	struct cached_placeholder *cp;
+	GBytes *raw = NULL;
+
+	*etag = NULL;
+	g_mutex_lock(&r->mutex);
+	cp = g_hash_table_lookup(r->placeholders, path);
+	if (cp && cp->tag && cp->tag_is_etag) {
+		raw = g_bytes_ref(cp->raw);
+		*etag = g_strdup(cp->tag);
+	}
+	g_mutex_unlock(&r->mutex);
+	return raw;
 }
 
 /* Names a listing may hold that no client could have meant. */
@@ -274,6 +294,7 @@ static void fold_entry(struct relay *r, GHashTable *files,
 		f->lock_mtime = e->mtime;
 	} else if (kind == RELAY_NAME_PLACEHOLDER) {
 		f->has_placeholder = true;
+		f->placeholder_tag_is_etag = e->etag != NULL;
 		f->placeholder_tag = e->etag ? g_strdup(e->etag) :
 			g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT,
 					e->mtime, e->size);
@@ -299,14 +320,16 @@ static void fetch_placeholder(struct relay *r, struct relay_file *f,
 			      const char *path)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
-	GBytes *raw = placeholder_lookup(r, path, f->placeholder_tag);
+	GBytes *raw = placeholder_lookup(r, path, f->placeholder_tag,
+					 f->placeholder_tag_is_etag);
 	gsize len;
 	const char *data;
 
 	if (!raw) {
 		if (backend_get_small(r->backend, ph_path, 1 << 20, &raw) < 0)
 			return; /* shown with the backend's mtime */
-		relay_placeholder_remember(r, path, f->placeholder_tag, raw);
+		relay_placeholder_remember(r, path, f->placeholder_tag,
+					   f->placeholder_tag_is_etag, raw);
 	}
 	data = g_bytes_get_data(raw, &len);
 	f->placeholder_raw = raw;

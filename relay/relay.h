@@ -40,6 +40,7 @@ struct relay_file {
 	char *etag;		/* of the content, may be NULL */
 	bool has_placeholder;
 	char *placeholder_tag;	/* its version on the backend */
+	bool placeholder_tag_is_etag;
 	GBytes *placeholder_raw;		/* as read, or NULL */
 	struct relay_placeholder *placeholder;	/* parsed, or NULL */
 	bool has_lock;

@@ -24,13 +24,17 @@ struct held_lock {
  * next listing adopts the tag it shows). */
 struct cached_placeholder {
 	char *tag;
+	bool tag_is_etag;	/* tag can be sent back in a conditional put */
 	GBytes *raw;
 };
 
 /* Remember raw as path's placeholder (tag NULL: written by us). */
 void relay_placeholder_remember(struct relay *r, const char *path,
-				const char *tag, GBytes *raw);
+				const char *tag, bool tag_is_etag, GBytes *raw);
 void relay_placeholder_forget(struct relay *r, const char *path);
+/* path's cached placeholder and its backend ETag, when both are known. */
+GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
+				      char **etag);
 
 /* Read path's lock file: -ENOENT when there is none. */
 int relay_lock_read(struct relay *r, const char *lock_path,

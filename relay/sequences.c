@@ -21,7 +21,7 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	ret = backend_put_data(r->backend, ph_path, ph, len);
 	if (ret == 0) {
 		raw = g_bytes_new(ph, len);
-		relay_placeholder_remember(r, path, NULL, raw);
+		relay_placeholder_remember(r, path, NULL, false, raw);
 		ret = backend_put(r->backend, path, fd, size);
 	}
 	if (ret < 0) {
@@ -42,7 +42,7 @@ static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
 	int ret = backend_put_data(r->backend, ph_path, data, len);
 
 	if (ret == 0)
-		relay_placeholder_remember(r, path, NULL, raw);
+		relay_placeholder_remember(r, path, NULL, false, raw);
 	return ret;
 }
 
@@ -68,39 +68,83 @@ static int remove_if_pulled(struct relay *r, const char *path,
 	return ret;
 }
 
-int relay_register_pull(struct relay *r, const char *path, bool *removed)
+/* Append us to raw and write it back if the backend still holds etag:
+ * saves reading the placeholder again under the lock. -ESTALE when it
+ * changed since it was listed (or -ENOSYS when the backend cannot tell). */
+static int register_if_unchanged(struct relay *r, const char *path,
+				 GBytes *raw, const char *etag,
+				 struct relay_placeholder **ph)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autoptr(GBytes) appended = NULL;
+	gsize len;
+	const char *data = g_bytes_get_data(raw, &len);
+	int ret;
+
+	*ph = relay_placeholder_parse(data, len);
+	if (relay_placeholder_has_puller(*ph, r->params.client))
+		return 0;
+	appended = relay_placeholder_append_puller(data, len,
+						   r->params.client);
+	data = g_bytes_get_data(appended, &len);
+	ret = backend_put_data_if(r->backend, ph_path, data, len, etag);
+	relay_placeholder_free(*ph);
+	*ph = NULL;
+	if (ret < 0)
+		return ret;
+	relay_placeholder_remember(r, path, NULL, false, appended);
+	*ph = relay_placeholder_parse(data, len);
+	return 0;
+}
+
+/* Read the placeholder (under the lock), append us, write it back. */
+static int register_by_reading(struct relay *r, const char *path,
+			       struct relay_placeholder **ph)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	g_autoptr(GBytes) raw = NULL;
-	struct relay_placeholder *ph;
+	GBytes *appended;
 	gsize len;
 	const char *data;
 	int ret = backend_get_small(r->backend, ph_path, 1 << 20, &raw);
 
+	*ph = NULL;
+	if (ret < 0)
+		return ret;
+	data = g_bytes_get_data(raw, &len);
+	*ph = relay_placeholder_parse(data, len);
+	if (relay_placeholder_has_puller(*ph, r->params.client))
+		return 0;
+	appended = relay_placeholder_append_puller(data, len,
+						   r->params.client);
+	relay_placeholder_free(*ph);
+	ret = put_placeholder(r, path, appended);
+	data = g_bytes_get_data(appended, &len);
+	*ph = ret < 0 ? NULL : relay_placeholder_parse(data, len);
+	g_bytes_unref(appended);
+	return ret;
+}
+
+int relay_register_pull(struct relay *r, const char *path, bool *removed)
+{
+	g_autofree char *etag = NULL;
+	g_autoptr(GBytes) cached = relay_placeholder_cached_etag(r, path,
+								 &etag);
+	struct relay_placeholder *ph = NULL;
+	int ret = -ENOSYS;
+
 	*removed = false;
+	if (cached)
+		ret = register_if_unchanged(r, path, cached, etag, &ph);
+	if (ret == -ESTALE || ret == -ENOSYS)
+		ret = register_by_reading(r, path, &ph);
 	if (ret == -ENOENT) {
 		g_message("relay: %s has no placeholder; pull not registered",
 			  path);
 		return 0;
 	}
-	if (ret < 0)
-		return ret;
-	data = g_bytes_get_data(raw, &len);
-	ph = relay_placeholder_parse(data, len);
-	if (!relay_placeholder_has_puller(ph, r->params.client)) {
-		GBytes *appended = relay_placeholder_append_puller(
-			data, len, r->params.client);
-
-		relay_placeholder_free(ph);
-		g_bytes_unref(raw);
-		raw = appended;
-		ret = put_placeholder(r, path, raw);
-		if (ret < 0)
-			return ret;
-		data = g_bytes_get_data(raw, &len);
-		ph = relay_placeholder_parse(data, len);
-	}
-	ret = remove_if_pulled(r, path, ph, removed);
+	if (ret == 0)
+		ret = remove_if_pulled(r, path, ph, removed);
 	relay_placeholder_free(ph);
 	return ret;
 }

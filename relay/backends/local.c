@@ -243,6 +243,24 @@ static int local_put_data(void *state, const char *path, const void *data,
 	return write_atomic(state, "put", path, data, len, -1, false);
 }
 
+static int local_put_data_if(void *state, const char *path, const void *data,
+			     size_t len, const char *etag)
+{
+	struct local_state *st = state;
+	struct backend_entry now = { 0 };
+	struct stat sb;
+	bool same;
+
+	if (fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail("put", path, errno);
+	fill_entry(&now, last_segment(path), &sb);
+	same = strcmp(now.etag, etag) == 0;
+	backend_entry_clear(&now);
+	if (!same)
+		return -ESTALE; /* changed since it was listed */
+	return write_atomic(state, "put", path, data, len, -1, false);
+}
+
 static int local_create_excl(void *state, const char *path, const void *data,
 			     size_t len)
 {
@@ -308,6 +326,7 @@ const struct relay_backend backend_local = {
 	.get = local_get,
 	.put = local_put,
 	.put_data = local_put_data,
+	.put_data_if = local_put_data_if,
 	.create_excl = local_create_excl,
 	.remove = local_remove,
 	.rename = local_rename,

@@ -10,7 +10,10 @@ struct fake_file {
 	GBytes *data;
 	int64_t mtime;
 	bool is_dir;
+	unsigned version;	/* its ETag */
 };
+
+static unsigned fake_versions;
 
 struct fake {
 	GHashTable *files;	/* path -> struct fake_file * */
@@ -40,6 +43,7 @@ static void fake_set(struct fake *fk, const char *path, const void *data,
 	struct fake_file *f = g_new0(struct fake_file, 1);
 
 	f->data = g_bytes_new(data, len);
+	f->version = ++fake_versions;
 	f->mtime = mtime ? mtime : g_get_real_time() / G_USEC_PER_SEC;
 	g_hash_table_replace(fk->files, g_strdup(path), f);
 }
@@ -61,6 +65,7 @@ static void fill(struct backend_entry *e, const char *name,
 	e->is_dir = f->is_dir;
 	e->size = f->data ? g_bytes_get_size(f->data) : 0;
 	e->mtime = f->mtime;
+	e->etag = g_strdup_printf("e%u", f->version);
 }
 
 static int fake_list(void *state, const char *dir, GPtrArray *entries)
@@ -135,6 +140,20 @@ static int fake_put_data(void *state, const char *path, const void *data,
 	return 0;
 }
 
+static int fake_put_data_if(void *state, const char *path, const void *data,
+			    size_t len, const char *etag)
+{
+	struct fake *fk = state;
+	struct fake_file *f = g_hash_table_lookup(fk->files, path);
+	g_autofree char *now = f ? g_strdup_printf("e%u", f->version) : NULL;
+
+	record(fk, "put-if", path);
+	if (g_strcmp0(now, etag) != 0)
+		return -ESTALE;
+	fake_set(fk, path, data, len, 0);
+	return 0;
+}
+
 static int fake_create_excl(void *state, const char *path, const void *data,
 			    size_t len)
 {
@@ -198,6 +217,7 @@ static struct relay_backend fake_ops = {
 	.get = fake_get,
 	.put = fake_put,
 	.put_data = fake_put_data,
+	.put_data_if = fake_put_data_if,
 	.create_excl = fake_create_excl,
 	.remove = fake_remove,
 	.rename = fake_rename,
@@ -361,6 +381,38 @@ static void test_register_twice_and_two_pullers(struct fixture *fx,
 	g_assert_true(g_hash_table_contains(fx->fake.files, "x"));
 }
 
+/* A placeholder read by a listing is updated with a conditional put: one
+ * GET for the whole pull; if it changed meanwhile, read it again. */
+static void test_register_after_listing(struct fixture *fx,
+					gconstpointer data)
+{
+	const char *ph = "placeholder%1.0\npusher: alice\n---pullers---";
+	const char *ph2 = "placeholder%1.0\npusher: alice\n---pullers---\n"
+			  "carol";
+	g_autoptr(GPtrArray) files = NULL;
+	g_autofree char *log = NULL, *log2 = NULL, *after = NULL;
+	bool removed;
+
+	relay_free(fx->relay);
+	fx->relay = open_relay(fx, "bob", 3);
+	fake_set(&fx->fake, ".x.placeholder", ph, strlen(ph), 0);
+	fake_set(&fx->fake, "x", "data", 4, 0);
+	fake_set(&fx->fake, ".y.placeholder", ph, strlen(ph), 0);
+	fake_set(&fx->fake, "y", "data", 4, 0);
+	g_assert_cmpint(relay_list(fx->relay, "", &files), ==, 0);
+	g_free(take_log(fx));
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", &removed), ==, 0);
+	log = take_log(fx);
+	g_assert_cmpstr(log, ==, "put-if .x.placeholder");
+	fake_set(&fx->fake, ".y.placeholder", ph2, strlen(ph2), 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "y", &removed), ==, 0);
+	log2 = take_log(fx);
+	g_assert_cmpstr(log2, ==, "put-if .y.placeholder; get .y.placeholder; "
+				  "put .y.placeholder");
+	after = content(fx, ".y.placeholder");
+	g_assert_true(g_str_has_suffix(after, "\ncarol\nbob"));
+}
+
 static void test_foreign_and_stale_locks(struct fixture *fx,
 					 gconstpointer data)
 {
@@ -449,6 +501,8 @@ int main(int argc, char **argv)
 	    "no-excl");
 	ADD("/sequences/register-pull", test_register_pull, NULL);
 	ADD("/sequences/register-twice", test_register_twice_and_two_pullers,
+	    NULL);
+	ADD("/sequences/register-after-listing", test_register_after_listing,
 	    NULL);
 	ADD("/sequences/locks", test_foreign_and_stale_locks, NULL);
 	ADD("/sequences/delete-rename", test_delete_and_rename, NULL);
