@@ -11,6 +11,7 @@
 
 #include "cache/blocks.h"
 #include "cache/checksum.h"
+#include "cache/journal.h"
 #include "cache/meta.h"
 #include "cache/staging.h"
 #include "fs/options.h"

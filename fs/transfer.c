@@ -79,8 +79,11 @@ static int stage_fetch(struct relayfs *fs, const char *path,
 
 	if (ret < 0)
 		return ret;
+	cache_journal_add(fs->cache, path);
 	ret = relay_get(fs->relay, path, 0, UINT64_MAX, stage_sink_write, &ss);
 	rel = relay_lock_release(fs->relay, path);
+	if (rel == 0)
+		cache_journal_remove(fs->cache, path);
 	return ret < 0 ? ret : rel;
 }
 
@@ -160,6 +163,17 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	return node->item ? 0 : -EIO;
 }
 
+/* Take node's read lock, recorded in the journal until it is released. */
+static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
+{
+	int ret = relay_lock_acquire(fs->relay, node->path, RELAY_LOCK_READ);
+
+	node->read_locked = ret == 0;
+	if (ret == 0)
+		cache_journal_add(fs->cache, node->path);
+	return ret;
+}
+
 /* The first fetch of a pull takes the file's read lock. */
 static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 			      cache_sink_fn sink, void *sink_ctx)
@@ -169,11 +183,8 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 	int ret = 0;
 
 	g_mutex_lock(&node->mutex);
-	if (!node->read_locked) {
-		ret = relay_lock_acquire(fs->relay, node->path,
-					 RELAY_LOCK_READ);
-		node->read_locked = ret == 0;
-	}
+	if (!node->read_locked)
+		ret = take_read_lock_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
@@ -203,8 +214,9 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 
 static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 {
-	if (node->read_locked)
-		relay_lock_release(fs->relay, node->path);
+	if (node->read_locked &&
+	    relay_lock_release(fs->relay, node->path) == 0)
+		cache_journal_remove(fs->cache, node->path);
 	node->read_locked = false;
 }
 
@@ -219,11 +231,8 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 		return ret;
 	}
 	node->pull_done = true;
-	if (!node->read_locked) {
-		ret = relay_lock_acquire(fs->relay, node->path,
-					 RELAY_LOCK_READ);
-		node->read_locked = ret == 0;
-	}
+	if (!node->read_locked)
+		ret = take_read_lock_locked(fs, node);
 	if (ret == 0)
 		ret = relay_register_pull(fs->relay, node->path, &removed);
 	if (ret < 0) {
@@ -313,11 +322,25 @@ static gpointer retry_main(gpointer data)
 	return NULL;
 }
 
+/* Locks an earlier mount of ours left on the relay (a crash). */
+static void repair_locks(struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) paths = cache_journal_list(fs->cache);
+
+	for (guint i = 0; i < paths->len; i++) {
+		const char *path = paths->pdata[i];
+
+		if (relay_lock_repair(fs->relay, path) == 0)
+			cache_journal_remove(fs->cache, path);
+	}
+}
+
 void fs_retry_start(struct relayfs *fs)
 {
 	g_autoptr(GPtrArray) left = cache_staged_pending(fs->cache,
 							 fs->hash_kind);
 
+	repair_locks(fs);
 	for (guint i = 0; i < left->len; i++) {
 		struct cache_staged *s = left->pdata[i];
 		struct fs_node *node = fs_node_get(fs, s->relay_path, true,

@@ -223,3 +223,25 @@ void relay_lock_keep(struct relay *r, const char *path)
 		held->count--;
 	g_mutex_unlock(&r->mutex);
 }
+
+int relay_lock_repair(struct relay *r, const char *path)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	struct relay_lock_info info;
+	bool stale;
+	int ret;
+
+	if (relay_lock_held(r, path))
+		return 0;
+	ret = relay_lock_read(r, lock_path, &info, &stale);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
+		g_message("relay: releasing the lock of %s left by an earlier "
+			  "mount", path);
+		ret = backend_remove(r->backend, lock_path);
+		ret = ret == -ENOENT ? 0 : ret;
+	}
+	relay_lock_info_clear(&info);
+	return ret;
+}

@@ -96,6 +96,9 @@ int relay_lock_release(struct relay *r, const char *path);
  * (a push that failed half way must not show a half-written file). */
 void relay_lock_keep(struct relay *r, const char *path);
 bool relay_lock_held(struct relay *r, const char *path);
+/* Delete path's lock if it is ours but this mount does not hold it (left
+ * by a crash, found through the journal). */
+int relay_lock_repair(struct relay *r, const char *path);
 
 /* Push: lock, placeholder (pusher = us, mtime, checksum, no pullers),
  * content streamed from fd, unlock. */

@@ -129,3 +129,24 @@ def test_staged_copy_survives_remount(relay, mount, tmp_path):
         time.sleep(0.2)
     assert relay.read("f.txt") == b"kept\n"
     assert "found f.txt staged by an earlier mount" in again.text()
+
+
+def test_read_lock_left_by_a_crash_is_released_at_remount(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.bin", "x" * 4000000)
+    bob = mount("bob", "block_size=64K")
+    f = open(bob.p("f.bin"), "rb")
+    f.read(10)
+    assert len(relay.locks()) == 1
+    bob.kill()
+    try:
+        f.close()
+    except OSError:
+        pass
+    assert relay.read(".f.bin.lock") == b"lock%1.0\nowner: bob\nmode: r"
+    again = mount("bob", "block_size=64K")
+    assert "releasing the lock of f.bin left by an earlier mount" in \
+        again.text()
+    assert relay.locks() == []
+    with open(again.p("f.bin")) as f:
+        assert f.read() == "x" * 4000000
