@@ -1,0 +1,331 @@
+"""Test servers for relayfs: Apache httpd with mod_dav on 127.0.0.1, started
+on a free port with its own config, logs and lock files, and always stopped.
+
+Python API (stdlib only):
+    srv = start_apache(root_dir, tls=False, user=None, password=None)
+    srv.url        "http://127.0.0.1:PORT/dav" (https when tls)
+    srv.cacert     the self-signed certificate (PEM) when tls, else None
+    srv.requests() [(method, decoded_path, status)] from the access log
+    srv.connections()  how many TCP connections Apache accepted
+    srv.clear_log()
+    srv.stop()     (also registered with atexit)
+
+Command line (for the C unit tests):
+    servers.py serve ROOT [--tls] [--user U --password P] [--digest]
+                          [--watch-stdin]
+prints "url=...", "cacert=..." (tls only), "log=...", "connlog=..." and
+"ready", one a line, then serves until SIGTERM/SIGINT (or EOF on stdin
+with --watch-stdin).
+
+Apache refuses to run as root, and every folder on the path to ROOT would
+have to be traversable by www-data; so when we are root Apache runs as
+www-data with the ambient capability CAP_DAC_OVERRIDE (setpriv): it can
+serve a ROOT anywhere and overwrite files the test created as root.
+"""
+
+import atexit
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+APACHE = "/usr/sbin/apache2"
+MODULES = "/usr/lib/apache2/modules"
+LOG_FORMAT = "%m %U %>s %B"
+CONN_FORMAT = "%k %m %U"   # %k: keep-alive requests so far, 0 = new conn
+REALM = "relay"
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _unescape_log(text):
+    """Undo Apache's log escaping (ap_escape_logitem) and decode UTF-8."""
+    simple = {"n": b"\n", "r": b"\r", "t": b"\t", "b": b"\b", "v": b"\v",
+              "\\": b"\\", '"': b'"'}
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8", "surrogateescape")
+    while i < len(raw):
+        c = raw[i:i + 1]
+        if c == b"\\" and i + 1 < len(raw):
+            nxt = chr(raw[i + 1])
+            if nxt == "x" and i + 4 <= len(raw):
+                out += bytes([int(raw[i + 2:i + 4], 16)])
+                i += 4
+                continue
+            if nxt in simple:
+                out += simple[nxt]
+                i += 2
+                continue
+        out += c
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+class Apache:
+    """One running Apache httpd; see the module docstring."""
+
+    def __init__(self, root_dir, tls=False, user=None, password=None,
+                 digest=False):
+        self.root = os.path.abspath(root_dir)
+        self.tls = tls
+        self.digest = digest
+        self.tmp = tempfile.mkdtemp(prefix="relayfs-apache-")
+        self.conf = os.path.join(self.tmp, "httpd.conf")
+        self.log = os.path.join(self.tmp, "access.log")
+        self.connlog = os.path.join(self.tmp, "conn.log")
+        self.errlog = os.path.join(self.tmp, "error.log")
+        self.cacert = None
+        self.proc = None
+        self.port = None
+        os.makedirs(os.path.join(self.tmp, "lock"))
+        if tls:
+            self._make_cert()
+        auth = self._make_auth(user, password) if user is not None else ""
+        self._start(auth)
+        scheme = "https" if tls else "http"
+        self.url = "%s://127.0.0.1:%d/dav" % (scheme, self.port)
+        atexit.register(self.stop)
+
+    def _make_cert(self):
+        self.cacert = os.path.join(self.tmp, "cert.pem")
+        self.key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7",
+             "-keyout", self.key, "-out", self.cacert,
+             "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _make_auth(self, user, password):
+        path = os.path.join(self.tmp, "passwords")
+        if self.digest:
+            ha1 = hashlib.md5(("%s:%s:%s" % (user, REALM, password))
+                              .encode()).hexdigest()
+            with open(path, "w") as f:
+                f.write("%s:%s:%s\n" % (user, REALM, ha1))
+            kind = "Digest\n  AuthDigestProvider file"
+        else:
+            subprocess.run(["htpasswd", "-c", "-i", "-m", path, user],
+                           input=(password or "").encode(), check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            kind = "Basic\n  AuthBasicProvider file"
+        return ('  AuthType %s\n  AuthName "%s"\n  AuthUserFile "%s"\n'
+                "  Require valid-user\n" % (kind, REALM, path))
+
+    def _config(self, auth):
+        mods = ["mpm_event", "authz_core", "alias", "dav", "dav_fs"]
+        if auth:
+            mods += ["authn_core", "authn_file", "authz_user",
+                     "auth_digest" if self.digest else "auth_basic"]
+        if self.tls:
+            mods += ["socache_shmcb", "ssl"]
+        lines = ["LoadModule %s_module %s/mod_%s.so" % (m, MODULES, m)
+                 for m in mods]
+        t = self.tmp
+        lines += [
+            'ServerRoot "%s"' % t, "ServerName 127.0.0.1",
+            "Listen 127.0.0.1:%d" % self.port,
+            'PidFile "%s/httpd.pid"' % t, 'DefaultRuntimeDir "%s"' % t,
+            'ErrorLog "%s"' % self.errlog, "LogLevel warn",
+            'LogFormat "%s" relay' % LOG_FORMAT,
+            'CustomLog "%s" relay' % self.log,
+            'LogFormat "%s" conn' % CONN_FORMAT,
+            'CustomLog "%s" conn' % self.connlog,
+            'DAVLockDB "%s/lock/DAVLock"' % t,
+            "LimitRequestBody 0", "KeepAlive On", "MaxKeepAliveRequests 0",
+            "KeepAliveTimeout 60", "Timeout 60",
+            "StartServers 1", "ServerLimit 4", "ThreadsPerChild 16",
+            "MaxRequestWorkers 64",
+            'Alias /dav "%s"' % self.root,
+            '<Directory "%s">\n  Dav On\n%s%s</Directory>' % (
+                self.root, auth, "" if auth else "  Require all granted\n"),
+        ]
+        if self.tls:
+            lines += ["SSLEngine on",
+                      'SSLCertificateFile "%s"' % self.cacert,
+                      'SSLCertificateKeyFile "%s"' % self.key,
+                      'SSLSessionCache "shmcb:%s/ssl_scache(512000)"' % t]
+        return "\n".join(lines) + "\n"
+
+    def _command(self):
+        cmd = [APACHE, "-f", self.conf, "-DFOREGROUND"]
+        if os.geteuid() != 0:
+            return cmd
+        www = pwd.getpwnam("www-data")
+        for name in os.listdir(self.tmp) + [""]:
+            os.chown(os.path.join(self.tmp, name), www.pw_uid, www.pw_gid)
+        os.chown(os.path.join(self.tmp, "lock"), www.pw_uid, www.pw_gid)
+        return ["setpriv", "--reuid=%d" % www.pw_uid,
+                "--regid=%d" % www.pw_gid, "--clear-groups",
+                "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
+                "--pdeathsig=SIGTERM"] + cmd
+
+    def _start(self, auth):
+        for attempt in range(5):
+            self.port = _free_port()
+            with open(self.conf, "w") as f:
+                f.write(self._config(auth))
+            self.proc = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True)
+            if self._wait_listening():
+                return
+            err = self._kill()
+            if "Address already in use" not in err:
+                break
+        raise RuntimeError("apache did not start: %s %s" % (
+            err.strip(), self._errors()))
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def _errors(self):
+        try:
+            with open(self.errlog, errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def _kill(self):
+        """Stop the process group: SIGTERM, then SIGKILL after 5 s."""
+        if self.proc is None:
+            return ""
+        proc, self.proc = self.proc, None
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:   # children left after the parent died
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        return err
+
+    def _settle(self, quiet=0.05, limit=2.0):
+        """Apache logs a request just after answering it: wait until the
+        logs have not grown for `quiet` seconds."""
+        def sizes():
+            return tuple(os.path.getsize(p) if os.path.exists(p) else 0
+                         for p in (self.log, self.connlog))
+        last, since = sizes(), time.monotonic()
+        deadline = since + limit
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+            now = sizes()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+
+    def requests(self):
+        """[(method, decoded_path, status)] since the last clear_log()."""
+        self._settle()
+        out = []
+        try:
+            with open(self.log, encoding="utf-8",
+                      errors="surrogateescape") as f:
+                for line in f:
+                    line = line.rstrip("\n")
+                    method, rest = line.split(" ", 1)
+                    path, status, _size = rest.rsplit(" ", 2)
+                    out.append((method, _unescape_log(path), int(status)))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def connections(self):
+        """TCP connections opened since the last clear_log()."""
+        self._settle()
+        try:
+            with open(self.connlog, errors="replace") as f:
+                return sum(1 for line in f if line.split(" ", 1)[0] == "0")
+        except FileNotFoundError:
+            return 0
+
+    def clear_log(self):
+        self._settle()
+        for path in (self.log, self.connlog):
+            if os.path.exists(path):
+                os.truncate(path, 0)
+
+    def stop(self):
+        self._kill()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+def start_apache(root_dir, tls=False, user=None, password=None,
+                 digest=False):
+    """Start Apache serving root_dir at /dav; see the module docstring."""
+    return Apache(root_dir, tls=tls, user=user, password=password,
+                  digest=digest)
+
+
+def _serve(argv):
+    import argparse
+    p = argparse.ArgumentParser(prog="servers.py serve")
+    p.add_argument("root")
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--digest", action="store_true")
+    p.add_argument("--watch-stdin", action="store_true")
+    a = p.parse_args(argv)
+    stop = lambda *_: sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    srv = start_apache(a.root, tls=a.tls, user=a.user, password=a.password,
+                       digest=a.digest)
+    print("url=" + srv.url)
+    if srv.cacert:
+        print("cacert=" + srv.cacert)
+    print("log=" + srv.log)
+    print("connlog=" + srv.connlog)
+    print("ready", flush=True)
+    try:
+        if a.watch_stdin:
+            while sys.stdin.buffer.read(4096):
+                pass
+        else:
+            while True:
+                signal.pause()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] != "serve":
+        sys.exit("usage: servers.py serve ROOT [--tls] [--user U "
+                 "--password P] [--digest] [--watch-stdin]")
+    _serve(sys.argv[2:])
