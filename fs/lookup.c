@@ -74,6 +74,7 @@ void fs_dir_stat(struct relayfs *fs, struct stat *st)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = cache_block_size(fs->cache);
+	st->st_mtime = st->st_atime = st->st_ctime = fs->started;
 }
 
 void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
@@ -81,7 +82,7 @@ void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
 {
 	if (f->is_dir) {
 		fs_dir_stat(fs, st);
-		st->st_mtime = f->mtime;
+		st->st_mtime = st->st_atime = st->st_ctime = f->mtime;
 		return;
 	}
 	memset(st, 0, sizeof(*st));

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static enum cache_hash hash_kind(enum relayfs_checksum checksum)
 {
@@ -62,6 +63,7 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	int ret;
 
 	fs->cfg = cfg;
+	fs->started = time(NULL);
 	fs->hash_kind = hash_kind(cfg->checksum);
 	g_mutex_init(&fs->nodes_mutex);
 	g_mutex_init(&fs->retry_mutex);

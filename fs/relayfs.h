@@ -30,6 +30,7 @@ struct relayfs {
 	GCond retry_cond;
 	bool stopping;
 	gint64 cache_hits, cache_misses;	/* atomic */
+	time_t started;		/* the root's times */
 };
 
 /* A file this mount has open, or staged and not pushed yet. */
