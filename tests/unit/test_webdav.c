@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utime.h>
 
 /* ---- captured log ---- */
 
@@ -561,6 +562,46 @@ static void test_create_excl(void)
 			"PUT /dav/nodir/x 409", NULL);
 	g_assert_cmpint(backend_webdav.remove(st, ".x.lock"), ==, 0);
 	g_free(path);
+	backend_webdav.close(st);
+	assert_no_warnings();
+}
+
+/* put_data_if: If-Match against Apache's ETags */
+static void test_put_if(void)
+{
+	struct utimbuf old = {.actime = 1000000000, .modtime = 1000000000};
+	struct backend_entry e = {0};
+	char *path, *disk, *etag;
+	void *st;
+
+	if (!backend_webdav.put_data_if) {
+		g_test_skip("no put_data_if");
+		return;
+	}
+	st = open_plain();
+	path = on_disk("ph");
+
+	/* a file older than a second has a strong ETag */
+	g_assert_true(g_file_set_contents(path, "v1", 2, NULL));
+	g_assert_cmpint(utime(path, &old), ==, 0);
+	g_assert_cmpint(backend_webdav.stat(st, "ph", &e), ==, 0);
+	etag = e.etag;
+	g_free(e.name);
+	g_assert_cmpint(backend_webdav.put_data_if(st, "ph", "v2", 2, etag), ==,
+			0);
+	/* now the version has changed (and its ETag is weak) */
+	g_assert_cmpint(backend_webdav.put_data_if(st, "ph", "v3", 2, etag), ==,
+			-ESTALE);
+	g_assert_cmpint(backend_webdav.put_data_if(st, "nope", "v", 1, etag),
+			==, -ESTALE);
+	assert_requests(plain, "PROPFIND /dav/ph 207", "PUT /dav/ph 204",
+			"PUT /dav/ph 412", "PUT /dav/nope 412", NULL);
+	disk = slurp(path, NULL);
+	g_assert_cmpstr(disk, ==, "v2");
+	g_free(disk);
+	g_free(etag);
+	g_free(path);
+	backend_webdav.remove(st, "ph");
 	backend_webdav.close(st);
 	assert_no_warnings();
 }
@@ -1468,6 +1509,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/webdav/apache/put-fd", test_put_fd);
 	g_test_add_func("/webdav/apache/create-excl", test_create_excl);
 	g_test_add_func("/webdav/apache/rename", test_rename);
+	g_test_add_func("/webdav/apache/put-if", test_put_if);
 	g_test_add_func("/webdav/apache/dirs", test_dirs);
 	g_test_add_func("/webdav/apache/statfs", test_statfs_apache);
 	g_test_add_func("/webdav/apache/names", test_names);
