@@ -32,6 +32,7 @@ enum op {
 	OP_GET,
 	OP_PUT,
 	OP_PUT_DATA,
+	OP_PUT_IF,
 	OP_CREATE,
 	OP_REMOVE,
 	OP_RENAME,
@@ -141,6 +142,7 @@ static int map_result(const struct request *rq)
 {
 	bool parent_op = rq->op == OP_MKDIR || rq->op == OP_PUT ||
 			 rq->op == OP_PUT_DATA || rq->op == OP_CREATE ||
+			 rq->op == OP_PUT_IF ||
 			 rq->op == OP_RENAME;
 	/* a repeated DELETE finding nothing: the earlier one did it */
 	bool deleted =
@@ -179,6 +181,8 @@ static int map_result(const struct request *rq)
 	case 412:
 		if (rq->op == OP_CREATE)
 			return -EEXIST;
+		if (rq->op == OP_PUT_IF)
+			return -ESTALE; /* changed since it was listed */
 		return report(rq, -EBUSY, "the file is locked");
 	case 416: /* a range starting at or after the end */
 		return rq->op == OP_GET ? 0 : report(rq, -EIO, NULL);
@@ -897,10 +901,12 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 	return err;
 }
 
-/* PUT of size bytes from fd (when >= 0) or data. */
+/* PUT of size bytes from fd (when >= 0) or data; OP_PUT_IF only while
+ * the server's ETag is etag. */
 static int upload(struct webdav *wd, enum op op, const char *path, int fd,
-		  const void *data, uint64_t size)
+		  const void *data, uint64_t size, const char *etag)
 {
+	g_autofree char *if_match = NULL;
 	struct request rq;
 	int err;
 
@@ -911,6 +917,10 @@ static int upload(struct webdav *wd, enum op op, const char *path, int fd,
 	rq.size = size;
 	if (op == OP_CREATE)
 		add_header(&rq, "If-None-Match: *");
+	if (op == OP_PUT_IF) {
+		if_match = g_strdup_printf("If-Match: %s", etag);
+		add_header(&rq, if_match);
+	}
 	err = perform(&rq);
 	request_clear(&rq);
 	return err;
@@ -918,19 +928,25 @@ static int upload(struct webdav *wd, enum op op, const char *path, int fd,
 
 static int webdav_put(void *state, const char *path, int fd, uint64_t size)
 {
-	return upload(state, OP_PUT, path, fd, NULL, size);
+	return upload(state, OP_PUT, path, fd, NULL, size, NULL);
 }
 
 static int webdav_put_data(void *state, const char *path, const void *data,
 			   size_t len)
 {
-	return upload(state, OP_PUT_DATA, path, -1, data, len);
+	return upload(state, OP_PUT_DATA, path, -1, data, len, NULL);
+}
+
+static int webdav_put_data_if(void *state, const char *path,
+			      const void *data, size_t len, const char *etag)
+{
+	return upload(state, OP_PUT_IF, path, -1, data, len, etag);
 }
 
 static int webdav_create_excl(void *state, const char *path, const void *data,
 			      size_t len)
 {
-	return upload(state, OP_CREATE, path, -1, data, len);
+	return upload(state, OP_CREATE, path, -1, data, len, NULL);
 }
 
 /* A request without a body whose answer only has a status. */
@@ -1192,6 +1208,7 @@ const struct relay_backend backend_webdav = {
     .get = webdav_get,
     .put = webdav_put,
     .put_data = webdav_put_data,
+    .put_data_if = webdav_put_data_if,
     .create_excl = webdav_create_excl,
     .remove = webdav_remove,
     .rename = webdav_rename,
