@@ -15,6 +15,20 @@ static enum cache_hash hash_kind(enum relayfs_checksum checksum)
 	}
 }
 
+/* While the relay is opened, a backend's warning is kept, not printed
+ * (nor its notes about retrying): if opening fails it is the one line
+ * that says why. */
+static void keep_last_warning(const char *domain, GLogLevelFlags level,
+			      const char *message, gpointer data)
+{
+	char **last = data;
+
+	if (!(level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)))
+		return;
+	g_free(*last);
+	*last = g_strdup(message);
+}
+
 static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 {
 	struct backend_options opt = {
@@ -38,10 +52,16 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.transfers = cfg->transfers,
 	};
 	g_autofree char *message = NULL;
+	g_autofree char *reason = NULL;
+	GLogFunc previous = g_log_set_default_handler(keep_last_warning,
+						      &reason);
 	int ret = relay_open(&opt, &params, out, &message);
 
+	g_log_set_default_handler(previous, NULL);
 	if (ret < 0)
-		fprintf(stderr, "relayfs: %s\n", message);
+		fprintf(stderr, "relayfs: %s\n", reason ? reason : message);
+	else if (reason)
+		g_warning("%s", reason);
 	return ret;
 }
 

@@ -510,7 +510,9 @@ static bool connect_failed(CURLcode code)
  * MOVE only when it surely never reached the server. */
 static bool retryable(const struct request *rq)
 {
-	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME;
+	/* a repeated conditional PUT would find its own change: -ESTALE */
+	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME &&
+			  rq->op != OP_PUT_IF;
 
 	if (rq->local_err || rq->done)
 		return false;
@@ -940,6 +942,8 @@ static int webdav_put_data(void *state, const char *path, const void *data,
 static int webdav_put_data_if(void *state, const char *path,
 			      const void *data, size_t len, const char *etag)
 {
+	if (strpbrk(etag, "\r\n"))
+		return -ESTALE; /* never let a listing inject a header */
 	return upload(state, OP_PUT_IF, path, -1, data, len, etag);
 }
 
