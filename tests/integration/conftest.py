@@ -24,12 +24,14 @@ BIN = os.environ.get("RELAYFS_BIN", os.path.join(SOURCE, "build", "relayfs"))
 
 def pytest_addoption(parser):
     parser.addoption("--backend", action="append", default=None,
-                     help="run against these backends only (local, webdav)")
+                     help="run against these backends only "
+                     "(local, webdav, webdavs)")
 
 
 def pytest_generate_tests(metafunc):
     if "relay" in metafunc.fixturenames:
-        wanted = metafunc.config.getoption("backend") or ["local", "webdav"]
+        wanted = metafunc.config.getoption("backend") or [
+            "local", "webdav", "webdavs"]
         backends = getattr(metafunc.function, "backends", None)
         params = [b for b in wanted if backends is None or b in backends]
         metafunc.parametrize("relay", params, indirect=True)
@@ -78,16 +80,28 @@ class Relay:
 
 @pytest.fixture
 def relay(request, tmp_path):
+    """The relay of one backend: "local" (a folder), "webdav" (Apache over
+    plain HTTP with basic authentication) or "webdavs" (Apache over HTTPS
+    with a self-signed certificate made for the test)."""
     root = tmp_path / "relay"
     root.mkdir()
     if request.param == "local":
         yield Relay("local", str(root), str(root))
         return
-    srv = servers.start_apache(str(root))
+    if request.param == "webdav":
+        pw = tmp_path / "password"
+        pw.write_text("relay pass\n")
+        pw.chmod(0o600)
+        srv = servers.start_apache(str(root), user="relay",
+                                   password="relay pass")
+        options = ["user=relay", "password_file=%s" % pw]
+        url = srv.url.replace("http://", "webdav://", 1)
+    else:
+        srv = servers.start_apache(str(root), tls=True)
+        options = ["cacert=%s" % srv.cacert]
+        url = srv.url.replace("https://", "webdavs://", 1)
     try:
-        yield Relay("webdav", str(root), srv.url.replace("http://",
-                                                         "webdav://", 1),
-                    server=srv)
+        yield Relay(request.param, str(root), url, options, server=srv)
     finally:
         srv.stop()
 

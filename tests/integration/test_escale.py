@@ -10,16 +10,32 @@ import time
 import pytest
 
 from conftest import SHARED
-from helpers import placeholder, sha512
+from helpers import placeholder, run, sha512
 
 
 def copy_vectors(relay):
+    """Put escale's relay folder on the relay: copied for a local relay,
+    uploaded with curl (MKCOL and PUT) to a WebDAV server."""
     src = os.path.join(SHARED, "vectors", "escale-relay")
-    shutil.copytree(src, relay.dir, dirs_exist_ok=True)
-    for top, dirs, files in os.walk(relay.dir):
-        for n in dirs + files:
-            p = os.path.join(top, n)
-            os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
+    if relay.server is None:
+        shutil.copytree(src, relay.dir, dirs_exist_ok=True)
+        for top, dirs, files in os.walk(relay.dir):
+            for n in dirs + files:
+                p = os.path.join(top, n)
+                os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
+        return
+    base = relay.server.url
+    auth = ["-u", "relay:relay pass"] if relay.kind == "webdav" else []
+    tls = ["--cacert", relay.server.cacert] if relay.server.cacert else []
+    for top, dirs, files in os.walk(src):
+        rel = os.path.relpath(top, src)
+        for d in dirs:
+            url = "%s/%s/" % (base, os.path.normpath(os.path.join(rel, d)))
+            run("curl", "-sSf", *auth, *tls, "-X", "MKCOL", url)
+        for f in files:
+            url = "%s/%s" % (base, os.path.normpath(os.path.join(rel, f)))
+            run("curl", "-sSf", *auth, *tls, "-T", os.path.join(top, f),
+                url)
 
 
 def snapshot(root):
