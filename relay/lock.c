@@ -1,6 +1,7 @@
 /* Lock files: parse every form escale wrote ("lock%1.0" with owner and mode,
  * a bare owner line, an empty file) and write the current one. */
 #include "relay/lock.h"
+#include "relay/text.h"
 
 #include <glib.h>
 #include <string.h>
@@ -29,39 +30,6 @@ static bool text_is_clean(const char *data, size_t len)
 	return true;
 }
 
-/* Lines of data (which holds no NUL), each without its "\r\n" or "\n";
- * at least one (empty) line, even for empty data. Linear in len (unlike
- * g_strsplit under ASan, whose strstr interceptor rescans the rest). */
-static char **split_lines(const char *data, size_t len)
-{
-	GPtrArray *lines = g_ptr_array_new();
-	const char *end = data + len;
-	const char *p = data;
-	const char *nl;
-	size_t n;
-
-	for (;;) {
-		nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-		n = (size_t)((nl != NULL ? nl : end) - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		g_ptr_array_add(lines, g_strndup(p, n));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	g_ptr_array_add(lines, NULL);
-	return (char **)g_ptr_array_free(lines, FALSE);
-}
-
-static bool line_is_blank(const char *line)
-{
-	for (; *line != '\0'; line++)
-		if (!g_ascii_isspace(*line))
-			return false;
-	return true;
-}
-
 /* One "key: value" line of the current format; unknown keys are ignored,
  * a line that is not "key: value" or a bad mode makes the lock invalid. */
 static void parse_key_line(const char *line, struct relay_lock_info *out)
@@ -70,7 +38,7 @@ static void parse_key_line(const char *line, struct relay_lock_info *out)
 	const char *value;
 	size_t key_len;
 
-	if (line_is_blank(line))
+	if (relay_text_blank(line))
 		return;
 	if (sep == NULL) {
 		out->valid = false;
@@ -99,7 +67,7 @@ static void parse_legacy(char **lines, struct relay_lock_info *out)
 {
 	int i;
 
-	for (i = 0; lines[i] != NULL && line_is_blank(lines[i]); i++)
+	for (i = 0; lines[i] != NULL && relay_text_blank(lines[i]); i++)
 		;
 	if (lines[i] == NULL)
 		return;
@@ -125,7 +93,7 @@ void relay_lock_parse(const char *data, size_t len, struct relay_lock_info *out)
 		out->valid = false;
 		return;
 	}
-	lines = split_lines(data, len);
+	lines = relay_text_lines(data, len);
 	if (g_str_has_prefix(lines[0], LOCK_HEADER)) {
 		out->version = g_strdup(lines[0] + strlen(LOCK_HEADER));
 		for (int i = 1; lines[i] != NULL; i++)

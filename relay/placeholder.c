@@ -1,6 +1,7 @@
 /* Placeholder files: parse every form escale wrote (current, legacy
  * timestamp + pullers, empty), write the current one, append a puller. */
 #include "relay/placeholder.h"
+#include "relay/text.h"
 
 #include <string.h>
 
@@ -36,44 +37,11 @@ static bool has_control_chars(const char *line)
 	return false;
 }
 
-static bool line_is_blank(const char *line)
-{
-	for (; *line != '\0'; line++)
-		if (!g_ascii_isspace(*line))
-			return false;
-	return true;
-}
-
-/* Lines of data (which holds no NUL), each without its "\r\n" or "\n";
- * at least one (empty) line, even for empty data. Linear in len (unlike
- * g_strsplit under ASan, whose strstr interceptor rescans the rest). */
-static char **split_lines(const char *data, size_t len)
-{
-	GPtrArray *lines = g_ptr_array_new();
-	const char *end = data + len;
-	const char *p = data;
-	const char *nl;
-	size_t n;
-
-	for (;;) {
-		nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-		n = (size_t)((nl != NULL ? nl : end) - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		g_ptr_array_add(lines, g_strndup(p, n));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	g_ptr_array_add(lines, NULL);
-	return (char **)g_ptr_array_free(lines, FALSE);
-}
-
 /* One line of a pullers list: blank lines skipped, names trimmed, a line
  * with control characters makes the file corrupt and is skipped. */
 static void add_puller(struct relay_placeholder *ph, const char *line)
 {
-	if (line_is_blank(line))
+	if (relay_text_blank(line))
 		return;
 	if (has_control_chars(line)) {
 		ph->valid = false;
@@ -154,7 +122,7 @@ static void parse_current(struct relay_placeholder *ph, char **lines)
 			add_puller(ph, lines[i]);
 			continue;
 		}
-		if (line_is_blank(lines[i]))
+		if (relay_text_blank(lines[i]))
 			continue;
 		if (strchr(SECTION_CHARS, lines[i][0]) == NULL) {
 			parse_meta_line(ph, lines[i]);
@@ -250,7 +218,7 @@ struct relay_placeholder *relay_placeholder_parse(const char *data, size_t len)
 		last_nl = memrchr(data, '\n', (size_t)(end - data));
 		text_len = last_nl != NULL ? (size_t)(last_nl - data) : 0;
 	}
-	lines = split_lines(data, text_len);
+	lines = relay_text_lines(data, text_len);
 	if (g_str_has_prefix(lines[0], PLACEHOLDER_HEADER))
 		parse_current(ph, lines);
 	else
