@@ -39,24 +39,46 @@ int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out)
 	return 0;
 }
 
-int fs_lookup(struct relayfs *fs, const char *path, struct relay_file **out)
+/* The visible entry of path in a listing (a borrowed pointer), held in
+ * *listing: -ENOENT when there is none. */
+static int find_visible(struct relayfs *fs, const char *path,
+			GHashTable **listing, const struct relay_file **out)
 {
 	g_autofree char *dir = relay_path_dirname(path);
-	g_autoptr(GHashTable) listing = NULL;
-	const struct relay_file *f;
+	const char *name = relay_path_basename(path);
 	int ret;
 
 	*out = NULL;
-	if (relay_name_is_special(relay_path_basename(path)))
+	if (relay_name_is_special(name))
 		return -ENOENT;
-	ret = fs_listing(fs, dir, &listing);
+	ret = fs_listing(fs, dir, listing);
 	if (ret < 0)
 		return ret == -ENOTDIR ? -ENOENT : ret;
-	f = g_hash_table_lookup(listing, relay_path_basename(path));
-	if (!f || !relay_file_visible(f))
+	*out = g_hash_table_lookup(*listing, name);
+	if (!*out || !relay_file_visible(*out))
 		return -ENOENT;
-	*out = relay_file_copy(f);
 	return 0;
+}
+
+int fs_lookup(struct relayfs *fs, const char *path, struct relay_file **out)
+{
+	g_autoptr(GHashTable) listing = NULL;
+	const struct relay_file *f;
+	int ret = find_visible(fs, path, &listing, &f);
+
+	*out = ret == 0 ? relay_file_copy(f) : NULL;
+	return ret;
+}
+
+int fs_lookup_stat(struct relayfs *fs, const char *path, struct stat *st)
+{
+	g_autoptr(GHashTable) listing = NULL;
+	const struct relay_file *f;
+	int ret = find_visible(fs, path, &listing, &f);
+
+	if (ret == 0)
+		fs_file_stat(fs, f, st);
+	return ret;
 }
 
 void fs_invalidate_parent(struct relayfs *fs, const char *path)

@@ -102,9 +102,7 @@ static int relayfs_getattr(const char *path, struct stat *st,
 {
 	struct relayfs *fs = relayfs_get();
 	const char *rpath = fs_relay_path(path);
-	struct relay_file *f;
 	struct fs_node *node;
-	int ret;
 
 	if (handle_node(fi) && handle_stat(fs, handle_node(fi), st))
 		return 0;
@@ -122,12 +120,7 @@ static int relayfs_getattr(const char *path, struct stat *st,
 		if (staged)
 			return 0;
 	}
-	ret = fs_lookup(fs, rpath, &f);
-	if (ret < 0)
-		return ret;
-	fs_file_stat(fs, f, st);
-	relay_file_free(f);
-	return 0;
+	return fs_lookup_stat(fs, rpath, st);
 }
 
 static int relayfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,

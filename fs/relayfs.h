@@ -75,6 +75,8 @@ const char *fs_relay_path(const char *path);
 /* The visible file or directory at path, from the cached listing of its
  * parent (listed once per dir_cache). -ENOENT when not shown. */
 int fs_lookup(struct relayfs *fs, const char *path, struct relay_file **out);
+/* Attributes of the visible file or directory at path, without a copy. */
+int fs_lookup_stat(struct relayfs *fs, const char *path, struct stat *st);
 /* The listing of dir (name -> struct relay_file *). */
 int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out);
 void fs_invalidate_parent(struct relayfs *fs, const char *path);
