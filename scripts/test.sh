@@ -12,13 +12,13 @@ echo "== build and test"
 scripts/build.sh build
 (cd build && ctest --output-on-failure --timeout 1200)
 
+echo "== fuzz the parsers (libFuzzer, bounded)"
+rm -rf build-fuzz
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh build-fuzz
+
 echo "== build and test under ASan + UBSan"
 scripts/build.sh build-asan -DRELAYFS_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 (cd build-asan && ctest --output-on-failure --timeout 1200)
-
-echo "== fuzz the parsers (libFuzzer, bounded)"
-rm -rf build-fuzz
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh build-fuzz
