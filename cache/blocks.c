@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct cache {
@@ -17,6 +18,7 @@ struct cache {
 	uint64_t max_size;
 	GMutex mutex;
 	GHashTable *items;	/* key -> struct cache_item * (live ones) */
+	gint64 used;		/* bytes of blocks on disk (atomic, estimate) */
 };
 
 struct cache_item {
@@ -55,6 +57,7 @@ int cache_open(const char *dir, uint64_t block_size, uint64_t max_size,
 	c->max_size = max_size;
 	g_mutex_init(&c->mutex);
 	c->items = g_hash_table_new(g_str_hash, g_str_equal);
+	cache_trim(c);
 	*out = c;
 	return 0;
 }
@@ -117,6 +120,126 @@ static int item_reset(struct cache_item *item)
 	return 0;
 }
 
+/* Remove a version's folder (it holds files only). */
+static int rm_tree(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *file = g_build_filename(dir, name, NULL);
+
+		g_unlink(file);
+	}
+	if (d)
+		g_dir_close(d);
+	return g_rmdir(dir);
+}
+
+/* ---- eviction: least recently used versions go first, never one
+ * that is open ---- */
+
+static void touch_item(const char *dir)
+{
+	g_autofree char *key_file = g_build_filename(dir, "key", NULL);
+
+	utimensat(AT_FDCWD, key_file, NULL, 0);
+}
+
+struct cached_version {
+	char *dir;
+	gint64 last_use;
+	uint64_t bytes;
+};
+
+static gint by_last_use(gconstpointer a, gconstpointer b)
+{
+	const struct cached_version *x = *(struct cached_version *const *)a;
+	const struct cached_version *y = *(struct cached_version *const *)b;
+
+	return x->last_use < y->last_use ? -1 : x->last_use > y->last_use;
+}
+
+static void cached_version_free(gpointer p)
+{
+	struct cached_version *v = p;
+
+	g_free(v->dir);
+	g_free(v);
+}
+
+/* Every version on disk with its size and last use; *total their sum. */
+static GPtrArray *scan_versions(struct cache *c, uint64_t *total)
+{
+	g_autofree char *blocks = g_build_filename(c->dir, "blocks", NULL);
+	GPtrArray *found = g_ptr_array_new_with_free_func(cached_version_free);
+	GDir *d = g_dir_open(blocks, 0, NULL);
+	const char *name;
+
+	*total = 0;
+	while (d && (name = g_dir_read_name(d)) != NULL) {
+		struct cached_version *v = g_new0(struct cached_version, 1);
+		g_autofree char *data = NULL, *key = NULL;
+		struct stat sb, kb;
+
+		v->dir = g_build_filename(blocks, name, NULL);
+		data = g_build_filename(v->dir, "data", NULL);
+		key = g_build_filename(v->dir, "key", NULL);
+		if (stat(data, &sb) == 0)
+			v->bytes = (uint64_t)sb.st_blocks * 512;
+		if (stat(key, &kb) == 0)
+			v->last_use = kb.st_mtim.tv_sec * G_GINT64_CONSTANT(1000000000) +
+				      kb.st_mtim.tv_nsec;
+		*total += v->bytes;
+		g_ptr_array_add(found, v);
+	}
+	if (d)
+		g_dir_close(d);
+	return found;
+}
+
+static bool in_use_locked(struct cache *c, const char *dir)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, c->items);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		if (strcmp(((struct cache_item *)value)->dir, dir) == 0)
+			return true;
+	return false;
+}
+
+void cache_trim(struct cache *c)
+{
+	uint64_t total;
+	g_autoptr(GPtrArray) versions = NULL;
+
+	g_mutex_lock(&c->mutex);
+	versions = scan_versions(c, &total);
+	g_ptr_array_sort(versions, by_last_use);
+	for (guint i = 0; i < versions->len && total > c->max_size; i++) {
+		struct cached_version *v = versions->pdata[i];
+
+		if (in_use_locked(c, v->dir))
+			continue;
+		if (rm_tree(v->dir) == 0)
+			total -= MIN(total, v->bytes);
+	}
+	__atomic_store_n(&c->used, (gint64)total, __ATOMIC_RELAXED);
+	g_mutex_unlock(&c->mutex);
+}
+
+/* Count bytes newly stored; past cache_size, evict. */
+static void account(struct cache *c, uint64_t bytes)
+{
+	gint64 used = __atomic_add_fetch(&c->used, (gint64)bytes,
+					 __ATOMIC_RELAXED);
+
+	if ((uint64_t)used > c->max_size)
+		cache_trim(c);
+}
+
 static void item_free(struct cache_item *item)
 {
 	if (item->fd >= 0)
@@ -171,6 +294,8 @@ static struct cache_item *item_load(struct cache *c, const char *key,
 	g_mutex_init(&item->mutex);
 	g_cond_init(&item->changed);
 	ret = item_open_files(item);
+	if (ret == 0)
+		touch_item(item->dir); /* its last use, for eviction */
 	if (ret < 0) {
 		g_warning("cache: opening %s: %s", item->dir, g_strerror(-ret));
 		item_free(item);
@@ -324,6 +449,8 @@ static int fetch_run(struct cache_item *item, uint64_t first, uint64_t last,
 static int ensure_blocks(struct cache_item *item, uint64_t first,
 			 uint64_t last, cache_fetch_fn fetch, void *ctx)
 {
+	uint64_t bs = item->cache->block_size;
+	uint64_t fetched = 0;
 	int ret = 0;
 
 	g_mutex_lock(&item->mutex);
@@ -346,12 +473,16 @@ static int ensure_blocks(struct cache_item *item, uint64_t first,
 		ret = fetch_run(item, i, j, fetch, ctx);
 		g_mutex_lock(&item->mutex);
 		memset(item->fetching + i, 0, j - i + 1);
-		if (ret == 0)
+		if (ret == 0) {
 			mark_present_locked(item, i, j);
+			fetched += MIN((j + 1) * bs, item->size) - i * bs;
+		}
 		g_cond_broadcast(&item->changed);
 		i = j + 1;
 	}
 	g_mutex_unlock(&item->mutex);
+	if (fetched)
+		account(item->cache, fetched); /* not under item->mutex */
 	return ret;
 }
 
@@ -396,5 +527,7 @@ int cache_item_adopt(struct cache *c, const char *key, const char *file,
 	}
 	g_mutex_unlock(&item->mutex);
 	cache_item_unref(item);
+	if (ret == 0)
+		account(c, size);
 	return ret;
 }

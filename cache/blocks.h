@@ -23,6 +23,9 @@ int cache_open(const char *dir, uint64_t block_size, uint64_t max_size,
 	       struct cache **out);
 void cache_close(struct cache *c);
 uint64_t cache_block_size(const struct cache *c);
+/* Evict the least recently used versions that no file has open until the
+ * blocks fit in max_size. Called by the cache itself as blocks arrive. */
+void cache_trim(struct cache *c);
 const char *cache_dir(const struct cache *c);
 
 /* The item holding version `key` (a file's path and version) of a file of

@@ -180,6 +180,40 @@ static void test_discard_and_adopt(void)
 	remove_tree(dir);
 }
 
+/* Past cache_size, the least recently used version that nothing has open
+ * goes; an open one stays whatever its age. */
+static void test_eviction(void)
+{
+	g_autofree char *dir = make_dir();
+	struct fetch_log log = { .calls = g_ptr_array_new_with_free_func(g_free) };
+	struct cache_item *a, *b, *c2;
+	struct cache *c;
+	char buf[2 * BS];
+
+	g_assert_cmpint(cache_open(dir, BS, 5 * BS, &c), ==, 0);
+	c2 = cache_item_get(c, "c\nv1", 2 * BS);
+	g_assert_cmpint(cache_item_read(c2, buf, 2 * BS, 0, fetch_source,
+					&log), ==, 2 * BS);
+	a = cache_item_get(c, "a\nv1", 2 * BS);
+	g_assert_cmpint(cache_item_read(a, buf, 2 * BS, 0, fetch_source, &log),
+			==, 2 * BS);
+	cache_item_unref(a);
+	b = cache_item_get(c, "b\nv1", 2 * BS);
+	g_assert_cmpint(cache_item_read(b, buf, 2 * BS, 0, fetch_source, &log),
+			==, 2 * BS);
+	/* 6 blocks > 5: a went (c is older, but open) */
+	a = cache_item_get(c, "a\nv1", 2 * BS);
+	g_assert_false(cache_item_has(a, 0, 1));
+	g_assert_true(cache_item_complete(b));
+	g_assert_true(cache_item_complete(c2));
+	cache_item_unref(a);
+	cache_item_unref(b);
+	cache_item_unref(c2);
+	cache_close(c);
+	g_ptr_array_unref(log.calls);
+	remove_tree(dir);
+}
+
 static void test_staged_checksums_and_journal(void)
 {
 	g_autofree char *dir = make_dir();
@@ -234,5 +268,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/shared-fetch", test_shared_fetch);
 	g_test_add_func("/cache/discard-adopt", test_discard_and_adopt);
 	g_test_add_func("/cache/staged", test_staged_checksums_and_journal);
+	g_test_add_func("/cache/eviction", test_eviction);
 	return g_test_run();
 }
