@@ -324,6 +324,14 @@ struct cache_item *cache_item_get(struct cache *c, const char *key,
 	return item;
 }
 
+struct cache_item *cache_item_ref(struct cache_item *item)
+{
+	g_mutex_lock(&item->cache->mutex);
+	item->refs++;
+	g_mutex_unlock(&item->cache->mutex);
+	return item;
+}
+
 void cache_item_unref(struct cache_item *item)
 {
 	struct cache *c;
@@ -447,7 +455,8 @@ static int fetch_run(struct cache_item *item, uint64_t first, uint64_t last,
 
 /* Make blocks [first, last] present, sharing fetches with other readers. */
 static int ensure_blocks(struct cache_item *item, uint64_t first,
-			 uint64_t last, cache_fetch_fn fetch, void *ctx)
+			 uint64_t last, bool wait, cache_fetch_fn fetch,
+			 void *ctx)
 {
 	uint64_t bs = item->cache->block_size;
 	uint64_t fetched = 0;
@@ -458,6 +467,10 @@ static int ensure_blocks(struct cache_item *item, uint64_t first,
 		uint64_t j = i;
 
 		if (item->present[i]) {
+			i++;
+			continue;
+		}
+		if (item->fetching[i] && !wait) {
 			i++;
 			continue;
 		}
@@ -496,12 +509,21 @@ ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 	if (offset >= item->size || size == 0)
 		return 0;
 	size = MIN(size, item->size - offset);
-	ret = ensure_blocks(item, offset / bs, (offset + size - 1) / bs,
+	ret = ensure_blocks(item, offset / bs, (offset + size - 1) / bs, true,
 			    fetch, ctx);
 	if (ret < 0)
 		return ret;
 	n = pread(item->fd, buf, size, offset);
 	return n < 0 ? -errno : n;
+}
+
+int cache_item_prefetch(struct cache_item *item, uint64_t first,
+			uint64_t last, cache_fetch_fn fetch, void *ctx)
+{
+	if (first >= item->nblocks)
+		return 0;
+	return ensure_blocks(item, first, MIN(last, item->nblocks - 1), false,
+			     fetch, ctx);
 }
 
 int cache_item_adopt(struct cache *c, const char *key, const char *file,

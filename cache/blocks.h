@@ -33,6 +33,7 @@ const char *cache_dir(const struct cache *c);
 struct cache_item *cache_item_get(struct cache *c, const char *key,
 				  uint64_t size);
 void cache_item_unref(struct cache_item *item);
+struct cache_item *cache_item_ref(struct cache_item *item);
 uint64_t cache_item_size(const struct cache_item *item);
 bool cache_item_complete(struct cache_item *item);
 /* true when [offset, offset+length) is present. */
@@ -44,6 +45,10 @@ bool cache_item_has(struct cache_item *item, uint64_t offset,
  * waited for, not fetched twice). Returns bytes read or a negative errno. */
 ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 			uint64_t offset, cache_fetch_fn fetch, void *ctx);
+/* Read-ahead: fetch the blocks of [first, last] that are neither present
+ * nor being fetched by someone else, without waiting for others. */
+int cache_item_prefetch(struct cache_item *item, uint64_t first,
+			uint64_t last, cache_fetch_fn fetch, void *ctx);
 /* A read-only descriptor of the item's data (for hashing); do not close. */
 int cache_item_fd(struct cache_item *item);
 /* Forget every block (the content did not match its checksum). */

@@ -67,6 +67,8 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 
 static void relayfs_free(struct relayfs *fs)
 {
+	if (fs->readahead)
+		g_thread_pool_free(fs->readahead, FALSE, TRUE);
 	fs_nodes_free(fs);
 	g_mutex_clear(&fs->nodes_mutex);
 	g_mutex_clear(&fs->retry_mutex);
@@ -90,6 +92,8 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	g_cond_init(&fs->retry_cond);
 	fs->nodes = g_hash_table_new(g_str_hash, g_str_equal);
 	fs->meta = cache_meta_new(cfg->dir_cache);
+	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
+					  FALSE, NULL);
 	ret = cache_open(cfg->cache_dir, cfg->block_size, cfg->cache_size,
 			 &fs->cache);
 	if (ret < 0)

@@ -55,6 +55,13 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
 		node_free(node);
 }
 
+void fs_node_ref(struct relayfs *fs, struct fs_node *node)
+{
+	g_mutex_lock(&fs->nodes_mutex);
+	node->refs++;
+	g_mutex_unlock(&fs->nodes_mutex);
+}
+
 int fs_node_opens(struct relayfs *fs, struct fs_node *node)
 {
 	int opens;

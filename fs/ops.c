@@ -453,6 +453,19 @@ static int relay_file_exists(struct relayfs *fs, const char *rpath)
 	return ret;
 }
 
+/* A change by name (truncate, touch) is complete when it returns, even
+ * while a handle is open (whose release(2) may still be on its way):
+ * push now; commit the staged copy if nothing has it open. */
+static int push_now_locked(struct relayfs *fs, struct fs_node *node,
+			   int opens)
+{
+	int ret = fs_push_locked(fs, node);
+
+	if (ret == 0 && opens == 0)
+		fs_close_writer_locked(fs, node);
+	return ret;
+}
+
 static int relayfs_truncate(const char *path, off_t size,
 			    struct fuse_file_info *fi)
 {
@@ -471,12 +484,8 @@ static int relayfs_truncate(const char *path, off_t size,
 		ret = fs_stage_locked(fs, node, size > 0);
 	if (ret == 0)
 		ret = cache_staged_truncate(node->staged, size);
-	if (ret == 0 && opens == 0) {
-		/* nobody has it open: push the new version now */
-		ret = fs_push_locked(fs, node);
-		if (ret == 0)
-			fs_close_writer_locked(fs, node);
-	}
+	if (ret == 0 && by_path)
+		ret = push_now_locked(fs, node, opens);
 	g_mutex_unlock(&node->mutex);
 	if (by_path)
 		fs_node_put(fs, node, false);
@@ -525,12 +534,16 @@ static int relayfs_utimens(const char *path, const struct timespec tv[2],
 	if (!node && path)
 		node = fs_node_get(fs, fs_relay_path(path), false, false);
 	if (node) {
+		int opens = fs_node_opens(fs, node);
+
 		g_mutex_lock(&node->mutex);
 		staged = node->staged != NULL;
 		if (staged && node->staged->mtime != mtime) {
 			ret = cache_staged_set_mtime(node->staged, mtime);
 			node->staged->dirty = true;
 		}
+		if (staged && ret == 0 && !handle_node(fi))
+			ret = push_now_locked(fs, node, opens);
 		g_mutex_unlock(&node->mutex);
 		if (!handle_node(fi))
 			fs_node_put(fs, node, false);

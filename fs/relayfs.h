@@ -26,6 +26,7 @@ struct relayfs {
 	GMutex nodes_mutex;
 	GHashTable *nodes;	/* path -> struct fs_node * */
 	GThread *retry_thread;	/* pushes what failed to push */
+	GThreadPool *readahead;	/* fetches blocks ahead of sequential reads */
 	GMutex retry_mutex;
 	GCond retry_cond;
 	bool stopping;
@@ -46,6 +47,8 @@ struct fs_node {
 	struct cache_item *item;	/* its cached blocks */
 	bool read_locked;	/* we hold its read lock */
 	bool pull_done;		/* registered, or nothing to register */
+	uint64_t seq_start, seq_next;	/* the sequential run being read */
+	uint64_t ahead_next;	/* first block not yet asked for ahead */
 };
 
 struct relayfs *relayfs_get(void);
@@ -59,6 +62,8 @@ struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
  * nothing holds it and it has no staged copy. Never call with the node's
  * mutex held. */
 void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
+/* One more reference to a node already held. */
+void fs_node_ref(struct relayfs *fs, struct fs_node *node);
 int fs_node_opens(struct relayfs *fs, struct fs_node *node);
 /* Move a node to a new path (rename of a staged file). */
 void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to);
@@ -100,6 +105,8 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node);
 void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node);
 /* Commit or keep node's staged copy when its last handle closes. */
 void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node);
+/* Read-ahead jobs (the pool's function). */
+void fs_readahead_job(gpointer data, gpointer user_data);
 /* The retry thread: pushes staged copies that failed to push. */
 void fs_retry_start(struct relayfs *fs);
 void fs_retry_stop(struct relayfs *fs);

@@ -174,12 +174,19 @@ static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 	return ret;
 }
 
+/* Who fetches blocks: the filesystem and the node they belong to. */
+struct fetcher {
+	struct relayfs *fs;
+	struct fs_node *node;
+};
+
 /* The first fetch of a pull takes the file's read lock. */
 static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 			      cache_sink_fn sink, void *sink_ctx)
 {
-	struct fs_node *node = ctx;
-	struct relayfs *fs = relayfs_get();
+	struct fetcher *fetcher = ctx;
+	struct fs_node *node = fetcher->node;
+	struct relayfs *fs = fetcher->fs;
 	int ret = 0;
 
 	g_mutex_lock(&node->mutex);
@@ -245,16 +252,84 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	return 0;
 }
 
+/* A block to fetch ahead of a sequential reader. */
+struct readahead_job {
+	struct fs_node *node;
+	struct cache_item *item;
+	uint64_t block;
+};
+
+void fs_readahead_job(gpointer data, gpointer user_data)
+{
+	struct readahead_job *job = data;
+	struct relayfs *fs = user_data;
+	struct fetcher fetcher = { fs, job->node };
+	bool locked;
+
+	/* only within a pull: never take the lock for a reader gone */
+	g_mutex_lock(&job->node->mutex);
+	locked = job->node->read_locked;
+	g_mutex_unlock(&job->node->mutex);
+	if (locked)
+		cache_item_prefetch(job->item, job->block, job->block,
+				    fetch_locked_range, &fetcher);
+	cache_item_unref(job->item);
+	fs_node_put(fs, job->node, false);
+	g_free(job);
+}
+
+/* Once a reader has gone a whole block in order, keep `transfers` blocks
+ * ahead of it being fetched, one request each, in parallel. A partial
+ * read (head, file) never gets that far: it fetches only what it asks. */
+static void read_ahead(struct relayfs *fs, struct fs_node *node,
+		       uint64_t offset, size_t n)
+{
+	uint64_t bs = cache_block_size(fs->cache);
+	uint64_t nblocks = (cache_item_size(node->item) + bs - 1) / bs;
+	GPtrArray *jobs = g_ptr_array_new();
+	uint64_t current, last;
+
+	g_mutex_lock(&node->mutex);
+	if (offset != node->seq_next)
+		node->seq_start = offset;
+	node->seq_next = offset + n;
+	current = (node->seq_next - 1) / bs;
+	last = MIN(current + fs->cfg->transfers, nblocks - 1);
+	if (node->seq_next - node->seq_start < bs || !node->read_locked)
+		last = 0;
+	for (uint64_t b = MAX(current + 1, node->ahead_next); b <= last; b++) {
+		struct readahead_job *job;
+
+		node->ahead_next = b + 1;
+		if (cache_item_has(node->item, b * bs, 1))
+			continue;
+		job = g_new0(struct readahead_job, 1);
+		job->node = node;
+		job->item = cache_item_ref(node->item);
+		job->block = b;
+		g_ptr_array_add(jobs, job);
+	}
+	g_mutex_unlock(&node->mutex);
+	for (guint i = 0; i < jobs->len; i++) {
+		fs_node_ref(fs, node);
+		g_thread_pool_push(fs->readahead, jobs->pdata[i], NULL);
+	}
+	g_ptr_array_free(jobs, TRUE);
+}
+
 ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 		      size_t size, off_t offset)
 {
+	struct fetcher fetcher = { fs, node };
 	bool hit = cache_item_has(node->item, offset, size);
 	ssize_t n;
 
 	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
 			   __ATOMIC_RELAXED);
 	n = cache_item_read(node->item, buf, size, offset,
-			    fetch_locked_range, node);
+			    fetch_locked_range, &fetcher);
+	if (n > 0)
+		read_ahead(fs, node, offset, n);
 	if (n < 0 || !cache_item_complete(node->item))
 		return n;
 	g_mutex_lock(&node->mutex);
