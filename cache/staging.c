@@ -18,6 +18,8 @@ static int write_record(struct cache_staged *s)
 
 	g_key_file_set_string(kf, "staged", "path", s->relay_path);
 	g_key_file_set_int64(kf, "staged", "mtime", s->mtime);
+	/* a copy fetched to be changed holds nothing of ours until then */
+	g_key_file_set_boolean(kf, "staged", "changed", s->dirty);
 	text = g_key_file_to_data(kf, &len, NULL);
 	/* g_file_set_contents fsyncs before its rename */
 	if (!g_file_set_contents(s->record, text, len, &error)) {
@@ -70,6 +72,15 @@ int cache_staged_create(struct cache *c, const char *relay_path,
 	return 0;
 }
 
+/* The first change to a clean copy: it now holds data of ours. */
+static int mark_changed(struct cache_staged *s)
+{
+	if (s->dirty)
+		return 0;
+	s->dirty = true;
+	return write_record(s);
+}
+
 ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 			   size_t size, uint64_t offset)
 {
@@ -77,6 +88,9 @@ ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 
 	if (n < 0)
 		return -errno;
+	s->mtime = g_get_real_time() / G_USEC_PER_SEC; /* as any write does */
+	if (mark_changed(s) < 0)
+		return -EIO;
 	if (s->hasher && offset == s->hashed && s->hashed == s->size) {
 		cache_hasher_update(s->hasher, buf, n);
 		s->hashed += n;
@@ -86,7 +100,6 @@ ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 		s->hasher = NULL;
 	}
 	s->size = MAX(s->size, offset + n);
-	s->dirty = true;
 	return n;
 }
 
@@ -103,13 +116,21 @@ int cache_staged_truncate(struct cache_staged *s, uint64_t size)
 	if (ftruncate(s->fd, size) < 0)
 		return -errno;
 	s->size = size;
-	s->dirty = true;
+	s->mtime = g_get_real_time() / G_USEC_PER_SEC;
+	if (mark_changed(s) < 0)
+		return -EIO;
 	if (size != s->hashed) {
 		/* the running hash no longer ends where the file does */
 		cache_hasher_free(s->hasher);
 		s->hasher = NULL;
 	}
 	return 0;
+}
+
+int cache_staged_set_clean(struct cache_staged *s)
+{
+	s->dirty = false;
+	return write_record(s);
 }
 
 int cache_staged_set_mtime(struct cache_staged *s, int64_t mtime)
@@ -194,6 +215,8 @@ static struct cache_staged *staged_reopen(const char *file,
 		return NULL;
 	s = staged_new(file, path, kind);
 	s->mtime = g_key_file_get_int64(kf, "staged", "mtime", NULL);
+	s->dirty = !g_key_file_has_key(kf, "staged", "changed", NULL) ||
+		   g_key_file_get_boolean(kf, "staged", "changed", NULL);
 	s->fd = open(file, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &sb) < 0) {
 		g_warning("cache: staged copy %s of %s is gone", file, path);
@@ -202,7 +225,6 @@ static struct cache_staged *staged_reopen(const char *file,
 		return NULL;
 	}
 	s->size = sb.st_size;
-	s->dirty = true;
 	return s;
 }
 

@@ -34,6 +34,9 @@ ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 ssize_t cache_staged_read(struct cache_staged *s, char *buf, size_t size,
 			  uint64_t offset);
 int cache_staged_truncate(struct cache_staged *s, uint64_t size);
+/* The copy holds the relay's content as fetched, nothing of ours: not to
+ * be pushed unless written to (journal updated). */
+int cache_staged_set_clean(struct cache_staged *s);
 /* Set the timestamp that goes into the placeholder (journal updated). */
 int cache_staged_set_mtime(struct cache_staged *s, int64_t mtime);
 /* Follow a rename of the file before it was pushed. */

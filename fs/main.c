@@ -65,6 +65,16 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 	return ret;
 }
 
+static void journal_taken(void *ctx, const char *path)
+{
+	cache_journal_add(ctx, path);
+}
+
+static void journal_released(void *ctx, const char *path)
+{
+	cache_journal_remove(ctx, path);
+}
+
 static void relayfs_free(struct relayfs *fs)
 {
 	if (fs->readahead)
@@ -91,6 +101,7 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	g_mutex_init(&fs->retry_mutex);
 	g_cond_init(&fs->retry_cond);
 	fs->nodes = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->orphans = g_ptr_array_new();
 	fs->meta = cache_meta_new(cfg->dir_cache);
 	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
 					  FALSE, NULL);
@@ -105,6 +116,10 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 		relayfs_free(fs);
 		return NULL;
 	}
+	fs->journal.taken = journal_taken;
+	fs->journal.released = journal_released;
+	fs->journal.ctx = fs->cache;
+	relay_set_lock_journal(fs->relay, &fs->journal);
 	return fs;
 }
 

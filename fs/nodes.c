@@ -7,14 +7,31 @@
 
 static void node_free(struct fs_node *node)
 {
-	cache_staged_free(node->staged); /* its file stays for next mount */
+	if (node->staged && node->deleted)
+		cache_staged_discard(node->staged);
+	else
+		cache_staged_free(node->staged); /* kept for the next mount */
 	if (node->item)
 		cache_item_unref(node->item);
 	relay_file_free(node->file);
-	g_free(node->pushed_key);
+	g_free(node->staged_key);
 	g_mutex_clear(&node->mutex);
 	g_free(node->path);
 	g_free(node);
+}
+
+/* Nodes displaced by a rename that nothing held any more. */
+static void free_orphans(struct relayfs *fs)
+{
+	GPtrArray *orphans;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	orphans = fs->orphans;
+	fs->orphans = g_ptr_array_new();
+	g_mutex_unlock(&fs->nodes_mutex);
+	for (guint i = 0; i < orphans->len; i++)
+		node_free(orphans->pdata[i]);
+	g_ptr_array_free(orphans, TRUE);
 }
 
 struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
@@ -46,7 +63,7 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
 	node->refs--;
 	node->opens -= was_open;
 	g_mutex_lock(&node->mutex);
-	drop = node->refs == 0 && !node->staged;
+	drop = node->refs == 0 && (!node->staged || node->deleted);
 	g_mutex_unlock(&node->mutex);
 	if (drop && g_hash_table_lookup(fs->nodes, node->path) == node)
 		g_hash_table_remove(fs->nodes, node->path);
@@ -62,6 +79,17 @@ void fs_node_ref(struct relayfs *fs, struct fs_node *node)
 	g_mutex_unlock(&fs->nodes_mutex);
 }
 
+int fs_node_lock(struct relayfs *fs, struct fs_node *node)
+{
+	int opens;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	opens = node->opens;
+	g_mutex_lock(&node->mutex);
+	g_mutex_unlock(&fs->nodes_mutex);
+	return opens;
+}
+
 int fs_node_opens(struct relayfs *fs, struct fs_node *node)
 {
 	int opens;
@@ -72,15 +100,73 @@ int fs_node_opens(struct relayfs *fs, struct fs_node *node)
 	return opens;
 }
 
-void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to)
+void fs_node_orphan(struct relayfs *fs, struct fs_node *node)
 {
 	g_mutex_lock(&fs->nodes_mutex);
+	if (g_hash_table_lookup(fs->nodes, node->path) == node)
+		g_hash_table_steal(fs->nodes, node->path);
+	g_mutex_unlock(&fs->nodes_mutex);
+}
+
+/* Re-key node to `to` under nodes_mutex; a node there is replaced like
+ * its file: unlinked (its staged copy, superseded, is never pushed). */
+static void move_locked(struct relayfs *fs, struct fs_node *node,
+			const char *to)
+{
+	struct fs_node *there = g_hash_table_lookup(fs->nodes, to);
+
+	if (there && there != node) {
+		g_hash_table_steal(fs->nodes, to);
+		g_mutex_lock(&there->mutex);
+		there->deleted = true;
+		g_mutex_unlock(&there->mutex);
+		if (there->refs == 0)
+			g_ptr_array_add(fs->orphans, there);
+	}
 	if (g_hash_table_lookup(fs->nodes, node->path) == node)
 		g_hash_table_steal(fs->nodes, node->path);
 	g_free(node->path);
 	node->path = g_strdup(to);
 	g_hash_table_replace(fs->nodes, node->path, node);
+}
+
+void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to)
+{
+	g_mutex_lock(&fs->nodes_mutex);
+	move_locked(fs, node, to);
 	g_mutex_unlock(&fs->nodes_mutex);
+	free_orphans(fs);
+}
+
+void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)
+{
+	g_autoptr(GPtrArray) inside = g_ptr_array_new();
+	size_t len = strlen(from);
+	GHashTableIter it;
+	gpointer value;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_iter_init(&it, fs->nodes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fs_node *node = value;
+
+		if (strncmp(node->path, from, len) == 0 &&
+		    node->path[len] == '/')
+			g_ptr_array_add(inside, node);
+	}
+	for (guint i = 0; i < inside->len; i++) {
+		struct fs_node *node = inside->pdata[i];
+		g_autofree char *moved = g_strconcat(to, node->path + len,
+						     NULL);
+
+		g_mutex_lock(&node->mutex);
+		if (node->staged)
+			cache_staged_set_path(node->staged, moved);
+		g_mutex_unlock(&node->mutex);
+		move_locked(fs, node, moved);
+	}
+	g_mutex_unlock(&fs->nodes_mutex);
+	free_orphans(fs);
 }
 
 GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir)
@@ -142,4 +228,6 @@ void fs_nodes_free(struct relayfs *fs)
 		node_free(value);
 	}
 	g_hash_table_destroy(fs->nodes);
+	free_orphans(fs);
+	g_ptr_array_free(fs->orphans, TRUE);
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 struct relayfs *relayfs_get(void)
@@ -14,11 +15,26 @@ struct relayfs *relayfs_get(void)
 	return fuse_get_context()->private_data;
 }
 
-/* One open file description: its node, and whether it may write. */
+/* One open file description: its node, whether it may write, and the
+ * process that opened it (whose close is the one that pushes). */
 struct fs_handle {
 	struct fs_node *node;
 	bool writer;
+	pid_t owner;
 };
+
+/* The process (thread group) of a thread: FUSE tells the thread. */
+static pid_t process_of(pid_t tid)
+{
+	g_autofree char *file = g_strdup_printf("/proc/%d/status", (int)tid);
+	g_autofree char *text = NULL;
+	const char *line;
+
+	if (!g_file_get_contents(file, &text, NULL, NULL))
+		return tid;
+	line = strstr(text, "\nTgid:");
+	return line ? (pid_t)strtol(line + 6, NULL, 10) : tid;
+}
 
 static struct fs_handle *handle_of(struct fuse_file_info *fi)
 {
@@ -169,7 +185,6 @@ static int open_writer(struct relayfs *fs, struct fs_node *node, int flags,
 	int ret = 0;
 
 	g_mutex_lock(&node->mutex);
-	node->deleted = false;
 	if (!node->staged)
 		ret = fs_stage_locked(fs, node, !(flags & O_TRUNC) && !create);
 	else if (flags & O_TRUNC)
@@ -180,10 +195,9 @@ static int open_writer(struct relayfs *fs, struct fs_node *node, int flags,
 
 static int open_reader(struct relayfs *fs, struct fs_node *node)
 {
-	int opens = fs_node_opens(fs, node);
+	int opens = fs_node_lock(fs, node);
 	int ret = 0;
 
-	g_mutex_lock(&node->mutex);
 	if (!node->staged && (!node->item || opens == 1))
 		ret = fs_open_version_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
@@ -213,6 +227,7 @@ static int open_node(const char *path, struct fuse_file_info *fi,
 	handle = g_new0(struct fs_handle, 1);
 	handle->node = node;
 	handle->writer = writer;
+	handle->owner = process_of(fuse_get_context()->pid);
 	fi->fh = (uintptr_t)handle;
 	return 0;
 }
@@ -267,12 +282,18 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct relayfs *fs = relayfs_get();
 	struct fs_node *node = handle_node(fi);
-	int opens = fs_node_opens(fs, node);
+	int opens;
 	int ret = 0;
 
-	if (opens > 1)
+	/* a child that inherited the descriptor closing it: not the end of
+	 * the writing (the release pushes) */
+	if (process_of(fuse_get_context()->pid) != handle_of(fi)->owner)
 		return 0;
-	g_mutex_lock(&node->mutex);
+	opens = fs_node_lock(fs, node);
+	if (opens > 1) {
+		g_mutex_unlock(&node->mutex); /* another handle still open */
+		return 0;
+	}
 	if (handle_of(fi)->writer)
 		ret = fs_push_locked(fs, node);
 	/* release(2) comes later and asynchronously: end the pull now */
@@ -298,38 +319,33 @@ static int relayfs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct relayfs *fs = relayfs_get();
 	struct fs_node *node = handle_node(fi);
-	int opens = fs_node_opens(fs, node);
+	int opens = fs_node_lock(fs, node);
 
 	if (opens == 1) {
-		g_mutex_lock(&node->mutex);
 		fs_close_writer_locked(fs, node);
 		fs_close_reader_locked(fs, node);
-		g_mutex_unlock(&node->mutex);
 	}
+	g_mutex_unlock(&node->mutex);
 	fs_node_put(fs, node, true);
 	g_free(handle_of(fi));
 	return 0;
 }
 
-/* Forget a staged copy of path that was never pushed; true if there was
- * one. Open handles keep writing to it, but it is never pushed. */
-static bool drop_staged(struct relayfs *fs, const char *rpath)
+/* Unlinking: the node of path (if any) leaves the table, so that open
+ * handles go on with it but nothing of it is pushed, and a new file of
+ * that name starts afresh. True if it had a staged copy. */
+static bool drop_node(struct relayfs *fs, const char *rpath)
 {
 	struct fs_node *node = fs_node_get(fs, rpath, false, false);
-	int opens;
-	bool had = false;
+	bool had;
 
 	if (!node)
 		return false;
-	opens = fs_node_opens(fs, node);
 	g_mutex_lock(&node->mutex);
 	had = node->staged != NULL;
 	node->deleted = true;
-	if (had && opens == 0) {
-		cache_staged_discard(node->staged);
-		node->staged = NULL;
-	}
 	g_mutex_unlock(&node->mutex);
+	fs_node_orphan(fs, node);
 	fs_node_put(fs, node, false);
 	return had;
 }
@@ -338,12 +354,16 @@ static int relayfs_unlink(const char *path)
 {
 	struct relayfs *fs = relayfs_get();
 	const char *rpath = fs_relay_path(path);
-	bool had_staged = drop_staged(fs, rpath);
+	bool had_staged = drop_node(fs, rpath);
 	struct relay_file *f;
 	int ret = fs_lookup(fs, rpath, &f);
 
-	if (ret == -ENOENT && had_staged)
+	if (ret == -ENOENT && had_staged) {
+		/* never pushed; a failed push may have kept its lock */
+		if (relay_lock_held(fs->relay, rpath))
+			relay_delete(fs->relay, rpath);
 		return 0;
+	}
 	if (ret < 0)
 		return ret;
 	ret = f->is_dir ? -EISDIR : relay_delete(fs->relay, rpath);
@@ -412,6 +432,8 @@ static int relayfs_rename(const char *from, const char *to,
 	ret = rename_target_check(fs, rto, is_dir, flags);
 	if (ret == 0)
 		ret = relay_rename(fs->relay, rfrom, rto, is_dir);
+	if (ret == 0 && is_dir)
+		fs_nodes_move_dir(fs, rfrom, rto);
 	fs_invalidate_parent(fs, rfrom);
 	fs_invalidate_parent(fs, rto);
 	if (is_dir)
@@ -477,8 +499,7 @@ static int relayfs_truncate(const char *path, off_t size,
 
 	if (by_path)
 		node = fs_node_get(fs, fs_relay_path(path), true, false);
-	opens = fs_node_opens(fs, node);
-	g_mutex_lock(&node->mutex);
+	opens = fs_node_lock(fs, node);
 	ret = node->staged ? 0 : relay_file_exists(fs, node->path);
 	if (ret == 0)
 		ret = fs_stage_locked(fs, node, size > 0);
@@ -534,9 +555,8 @@ static int relayfs_utimens(const char *path, const struct timespec tv[2],
 	if (!node && path)
 		node = fs_node_get(fs, fs_relay_path(path), false, false);
 	if (node) {
-		int opens = fs_node_opens(fs, node);
+		int opens = fs_node_lock(fs, node);
 
-		g_mutex_lock(&node->mutex);
 		staged = node->staged != NULL;
 		if (staged && node->staged->mtime != mtime) {
 			ret = cache_staged_set_mtime(node->staged, mtime);

@@ -20,11 +20,13 @@
 struct relayfs {
 	struct relayfs_config *cfg;
 	struct relay *relay;
+	struct relay_lock_journal journal;	/* kept in cache/journal */
 	struct cache *cache;
 	struct cache_meta *meta;
 	enum cache_hash hash_kind;
 	GMutex nodes_mutex;
 	GHashTable *nodes;	/* path -> struct fs_node * */
+	GPtrArray *orphans;	/* nodes displaced, to free (nodes_mutex) */
 	GThread *retry_thread;	/* pushes what failed to push */
 	GThreadPool *readahead;	/* fetches blocks ahead of sequential reads */
 	GMutex retry_mutex;
@@ -41,7 +43,7 @@ struct fs_node {
 	int opens;		/* open handles; under nodes_mutex */
 	GMutex mutex;		/* the fields below */
 	struct cache_staged *staged;	/* written, not yet committed */
-	char *pushed_key;	/* cache key of the version last pushed */
+	char *staged_key;	/* cache key of the version the copy holds */
 	bool deleted;		/* unlinked while open: never pushed */
 	struct relay_file *file;	/* the relay version being read */
 	struct cache_item *item;	/* its cached blocks */
@@ -65,8 +67,16 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
 /* One more reference to a node already held. */
 void fs_node_ref(struct relayfs *fs, struct fs_node *node);
 int fs_node_opens(struct relayfs *fs, struct fs_node *node);
+/* Lock node's mutex (nodes_mutex first, as the order wants) and return
+ * its open count as it stands while the mutex is held. */
+int fs_node_lock(struct relayfs *fs, struct fs_node *node);
+/* Take a node out of the table (its file was unlinked): its handles go
+ * on, a new file of that name gets a new node. */
+void fs_node_orphan(struct relayfs *fs, struct fs_node *node);
 /* Move a node to a new path (rename of a staged file). */
 void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to);
+/* A directory was renamed: the nodes inside follow it. */
+void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to);
 /* Names of staged files directly in dir, for readdir. */
 GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir);
 /* At unmount: free every node (staged copies stay on disk). */

@@ -33,8 +33,8 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	}
 	s->dirty = false;
 	version = relay_version_key(s->size, s->mtime, checksum);
-	g_free(node->pushed_key);
-	node->pushed_key = cache_key(s->relay_path, version);
+	g_free(node->staged_key);
+	node->staged_key = cache_key(s->relay_path, version);
 	return 0;
 }
 
@@ -49,8 +49,20 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 	}
 	if (fs_push_locked(fs, node) < 0)
 		return; /* stays staged: the retry thread pushes it */
-	cache_staged_commit(fs->cache, node->staged, node->pushed_key);
+	if (node->staged_key)
+		cache_staged_commit(fs->cache, node->staged, node->staged_key);
+	else
+		cache_staged_discard(node->staged);
 	node->staged = NULL;
+}
+
+/* The copy holds f's version: where it goes in the cache if unchanged. */
+static void set_staged_key(struct fs_node *node, const struct relay_file *f)
+{
+	g_autofree char *version = relay_file_version(f);
+
+	g_free(node->staged_key);
+	node->staged_key = cache_key(node->path, version);
 }
 
 struct stage_sink {
@@ -79,11 +91,8 @@ static int stage_fetch(struct relayfs *fs, const char *path,
 
 	if (ret < 0)
 		return ret;
-	cache_journal_add(fs->cache, path);
 	ret = relay_get(fs->relay, path, 0, UINT64_MAX, stage_sink_write, &ss);
 	rel = relay_lock_release(fs->relay, path);
-	if (rel == 0)
-		cache_journal_remove(fs->cache, path);
 	return ret < 0 ? ret : rel;
 }
 
@@ -107,10 +116,13 @@ int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
 		ret = stage_fetch(fs, node->path, s);
 		if (ret == 0)
 			ret = cache_staged_set_mtime(s, relay_file_mtime(f));
-		s->dirty = false; /* unchanged until written to */
+		if (ret == 0)
+			ret = cache_staged_set_clean(s);
 		if (ret < 0)
 			cache_staged_discard(s);
 	}
+	if (ret == 0 && fetch)
+		set_staged_key(node, f);
 	if (ret == 0)
 		node->staged = s;
 	relay_file_free(f);
@@ -163,14 +175,12 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	return node->item ? 0 : -EIO;
 }
 
-/* Take node's read lock, recorded in the journal until it is released. */
+/* Take node's read lock (the relay notes it in the lock journal). */
 static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 {
 	int ret = relay_lock_acquire(fs->relay, node->path, RELAY_LOCK_READ);
 
 	node->read_locked = ret == 0;
-	if (ret == 0)
-		cache_journal_add(fs->cache, node->path);
 	return ret;
 }
 
@@ -195,8 +205,9 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	return relay_get(fs->relay, node->path, offset, length, sink,
-			 sink_ctx);
+	ret = relay_get(fs->relay, node->path, offset, length, sink, sink_ctx);
+	/* another puller removed the content meanwhile */
+	return ret == -ENOENT ? -ESTALE : ret;
 }
 
 static int verify_checksum(struct relayfs *fs, struct fs_node *node)
@@ -221,9 +232,8 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 
 static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 {
-	if (node->read_locked &&
-	    relay_lock_release(fs->relay, node->path) == 0)
-		cache_journal_remove(fs->cache, node->path);
+	if (node->read_locked)
+		relay_lock_release(fs->relay, node->path);
 	node->read_locked = false;
 }
 
@@ -360,11 +370,9 @@ static void retry_pending(struct relayfs *fs)
 	for (guint i = 0; i < pending->len; i++) {
 		struct fs_node *node = pending->pdata[i];
 
-		if (fs_node_opens(fs, node) == 0) {
-			g_mutex_lock(&node->mutex);
+		if (fs_node_lock(fs, node) == 0)
 			fs_close_writer_locked(fs, node);
-			g_mutex_unlock(&node->mutex);
-		}
+		g_mutex_unlock(&node->mutex);
 		fs_node_put(fs, node, false);
 	}
 }
@@ -402,12 +410,8 @@ static void repair_locks(struct relayfs *fs)
 {
 	g_autoptr(GPtrArray) paths = cache_journal_list(fs->cache);
 
-	for (guint i = 0; i < paths->len; i++) {
-		const char *path = paths->pdata[i];
-
-		if (relay_lock_repair(fs->relay, path) == 0)
-			cache_journal_remove(fs->cache, path);
-	}
+	for (guint i = 0; i < paths->len; i++)
+		relay_lock_repair(fs->relay, paths->pdata[i]);
 }
 
 void fs_retry_start(struct relayfs *fs)

@@ -73,6 +73,22 @@ static void lock_remember(struct relay *r, const char *path,
 	g_mutex_lock(&r->mutex);
 	g_hash_table_replace(r->held_locks, g_strdup(path), held);
 	g_mutex_unlock(&r->mutex);
+	if (r->journal)
+		r->journal->taken(r->journal->ctx, path);
+}
+
+/* Undo lock_nest's count (and upgrade) after a failed upgrade. */
+static void lock_unnest(struct relay *r, const char *path)
+{
+	struct held_lock *held;
+
+	g_mutex_lock(&r->mutex);
+	held = g_hash_table_lookup(r->held_locks, path);
+	if (held) {
+		held->count--;
+		held->mode = RELAY_LOCK_READ;
+	}
+	g_mutex_unlock(&r->mutex);
 }
 
 /* Write our lock where the backend cannot create exclusively: write, then
@@ -127,9 +143,8 @@ static int lock_inspect(struct relay *r, const char *lock_path,
 	if (ret < 0)
 		return ret;
 	ret = -EBUSY;
-	if (stale || g_strcmp0(info.owner, r->params.client) == 0) {
-		g_warning("relay: breaking %s lock of %s held by %s",
-			  stale ? "stale" : "our own leftover", path,
+	if (stale) {
+		g_warning("relay: breaking stale lock of %s held by %s", path,
 			  info.owner ? info.owner : "nobody known");
 		ret = backend_remove(r->backend, lock_path);
 		if (ret == -ENOENT)
@@ -151,6 +166,15 @@ static int lock_upgrade(struct relay *r, const char *path)
 	return backend_put_data(r->backend, lock_path, data, len);
 }
 
+static int nest_upgrade(struct relay *r, const char *path)
+{
+	int ret = lock_upgrade(r, path);
+
+	if (ret < 0)
+		lock_unnest(r, path);
+	return ret;
+}
+
 int relay_lock_acquire(struct relay *r, const char *path,
 		       enum relay_lock_mode mode)
 {
@@ -162,9 +186,10 @@ int relay_lock_acquire(struct relay *r, const char *path,
 	bool upgrade = false;
 	int ret;
 
-	if (lock_nest(r, path, mode, &upgrade))
-		return upgrade ? lock_upgrade(r, path) : 0;
 	for (;;) {
+		/* held by this mount (maybe since another thread's turn) */
+		if (lock_nest(r, path, mode, &upgrade))
+			return upgrade ? nest_upgrade(r, path) : 0;
 		ret = lock_try_create(r, lock_path, mode);
 		if (ret == 0) {
 			lock_remember(r, path, mode);
@@ -206,10 +231,12 @@ int relay_lock_release(struct relay *r, const char *path)
 	lock_path = relay_lock_path(path);
 	ret = backend_remove(r->backend, lock_path);
 	if (ret < 0 && ret != -ENOENT) {
-		g_warning("relay: could not release the lock of %s: %s", path,
-			  g_strerror(-ret));
+		g_warning("relay: could not release the lock of %s: %s; the "
+			  "next mount releases it", path, g_strerror(-ret));
 		return ret;
 	}
+	if (r->journal)
+		r->journal->released(r->journal->ctx, path);
 	return 0;
 }
 
@@ -234,8 +261,11 @@ int relay_lock_repair(struct relay *r, const char *path)
 	if (relay_lock_held(r, path))
 		return 0;
 	ret = relay_lock_read(r, lock_path, &info, &stale);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
+		if (r->journal)
+			r->journal->released(r->journal->ctx, path);
 		return 0;
+	}
 	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
 		g_message("relay: releasing the lock of %s left by an earlier "
 			  "mount", path);
@@ -243,5 +273,7 @@ int relay_lock_repair(struct relay *r, const char *path)
 		ret = ret == -ENOENT ? 0 : ret;
 	}
 	relay_lock_info_clear(&info);
+	if (ret == 0 && r->journal)
+		r->journal->released(r->journal->ctx, path);
 	return ret;
 }

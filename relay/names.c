@@ -82,15 +82,23 @@ enum relay_special_kind relay_name_classify(const char *name, char **target)
 	return kind;
 }
 
-bool relay_name_is_valid(const char *name)
+bool relay_name_is_clean(const char *name)
 {
 	if (name == NULL || name[0] == '\0')
 		return false;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return false;
-	if (strchr(name, '/') != NULL)
+	if (!g_utf8_validate(name, -1, NULL))
 		return false;
-	return !relay_name_is_special(name);
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
+			return false;
+	return true;
+}
+
+bool relay_name_is_valid(const char *name)
+{
+	return relay_name_is_clean(name) && !relay_name_is_special(name);
 }
 
 /* path with its last segment x replaced by ".x<suffix>". */

@@ -22,7 +22,10 @@ bool relay_name_is_special(const char *name);
  * (".lock") gets *target = NULL. */
 enum relay_special_kind relay_name_classify(const char *name, char **target);
 
-/* A name a user may create: non-empty, not ".", "..", no '/', not special. */
+/* A name any client could have meant: non-empty, not "." or "..", valid
+ * UTF-8 without '/' or control characters. Listings skip the others. */
+bool relay_name_is_clean(const char *name);
+/* A name a user may create: clean and not special. */
 bool relay_name_is_valid(const char *name);
 
 /* "dir/x" -> "dir/.x.lock"; "x" -> ".x.lock". Newly allocated. */

@@ -62,6 +62,12 @@ void relay_free(struct relay *r)
 	g_free(r);
 }
 
+void relay_set_lock_journal(struct relay *r,
+			    const struct relay_lock_journal *journal)
+{
+	r->journal = journal;
+}
+
 const struct relay_params *relay_params(const struct relay *r)
 {
 	return &r->params;
@@ -254,17 +260,6 @@ GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 	return raw;
 }
 
-/* Names a listing may hold that no client could have meant. */
-static bool name_is_safe(const char *name)
-{
-	if (!g_utf8_validate(name, -1, NULL))
-		return false;
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
-			return false;
-	return name[0] && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
 static struct relay_file *file_for(GHashTable *files, const char *name)
 {
 	struct relay_file *f = g_hash_table_lookup(files, name);
@@ -442,7 +437,7 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files)
 	for (guint i = 0; i < entries->len; i++) {
 		const struct backend_entry *e = entries->pdata[i];
 
-		if (!name_is_safe(e->name)) {
+		if (!relay_name_is_clean(e->name)) {
 			g_warning("relay: listing of '%s' holds an unsafe name; "
 				  "skipped", dir);
 			continue;

@@ -52,6 +52,14 @@ struct relay_file {
 
 struct relay;
 
+/* Where the relay notes the locks it holds on the server, so that a mount
+ * after a crash can release them (relay_lock_repair). */
+struct relay_lock_journal {
+	void (*taken)(void *ctx, const char *path);
+	void (*released)(void *ctx, const char *path);
+	void *ctx;
+};
+
 /* Open the backend for opt->url and the protocol on top of it; on failure
  * *message says why in one sentence. */
 int relay_open(const struct backend_options *opt,
@@ -60,6 +68,9 @@ int relay_open(const struct backend_options *opt,
 /* The protocol on an opened backend (owned from now on). */
 struct relay *relay_new(struct backend *backend,
 			const struct relay_params *params);
+/* Note every lock taken and released in journal (kept by the caller). */
+void relay_set_lock_journal(struct relay *r,
+			    const struct relay_lock_journal *journal);
 /* Close the relay and its backend. */
 void relay_free(struct relay *r);
 const struct relay_params *relay_params(const struct relay *r);
@@ -87,7 +98,8 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files);
 
 /* Take path's lock in mode, waiting up to lock_wait for a foreign one
  * (then -EBUSY); breaks stale locks with a warning. Nested acquisitions
- * by this mount count. */
+ * by this mount count. A lock in our name that this mount does not hold
+ * is foreign too: only relay_lock_repair, from the journal, breaks it. */
 int relay_lock_acquire(struct relay *r, const char *path,
 		       enum relay_lock_mode mode);
 /* Drop one acquisition; the lock file is deleted with the last. */

@@ -12,6 +12,7 @@ struct relay {
 	GHashTable *held_locks;		/* path -> struct held_lock * */
 	GHashTable *placeholders;	/* path -> struct cached_placeholder * */
 	GThreadPool *fetchers;		/* placeholder fetches of listings */
+	const struct relay_lock_journal *journal;	/* or NULL */
 };
 
 struct held_lock {

@@ -80,6 +80,10 @@ static void test_valid(void)
 	    {"name with spaces", true},
 	    {"x.lock", true},
 	    {"a.lock.txt", true},
+	    {"new\nline", false},
+	    {"tab\there", false},
+	    {"del\x7f", false},
+	    {"bad\xff utf8", false},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
