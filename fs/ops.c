@@ -526,8 +526,11 @@ static int set_relay_mtime(struct relayfs *fs, const char *rpath,
 {
 	const char *me = relay_params(fs->relay)->client;
 	struct relay_file *f;
-	int ret = fs_lookup(fs, rpath, &f);
+	int ret;
 
+	if (rpath[0] == '\0')
+		return 0; /* the root: accepted, nothing stored */
+	ret = fs_lookup(fs, rpath, &f);
 	if (ret < 0)
 		return ret;
 	if (f->is_dir)

@@ -192,16 +192,23 @@ void relay_placeholder_forget(struct relay *r, const char *path)
 	g_mutex_unlock(&r->mutex);
 }
 
-/* The cached raw placeholder of path if its tag is tag (a NULL cached tag
- * is ours: it adopts tag). */
+/* The cached raw placeholder of path if its tag is tag. A placeholder we
+ * wrote has no tag yet (a PUT answer tells none): the first listing that
+ * shows one of the same size gives it its tag; another size means someone
+ * else wrote it since, and ours is forgotten. */
 static GBytes *placeholder_lookup(struct relay *r, const char *path,
-				  const char *tag, bool tag_is_etag)
+				  const char *tag, bool tag_is_etag,
+				  uint64_t size)
 {
 	struct cached_placeholder *cp;
 	GBytes *raw = NULL;
 
 	g_mutex_lock(&r->mutex);
 	cp = g_hash_table_lookup(r->placeholders, path);
+	if (cp && !cp->tag && tag && g_bytes_get_size(cp->raw) != size) {
+		g_hash_table_remove(r->placeholders, path);
+		cp = NULL;
+	}
 	if (cp && !cp->tag && tag) {
 		cp->tag = g_strdup(tag);
 		cp->tag_is_etag = tag_is_etag;
@@ -215,7 +222,7 @@ static GBytes *placeholder_lookup(struct relay *r, const char *path,
 struct relay_placeholder *relay_placeholder_cached(struct relay *r,
 						   const char *path)
 {
-	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL, false);
+	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL, false, 0);
 	gsize len;
 	const char *data;
 
@@ -289,6 +296,7 @@ static void fold_entry(struct relay *r, GHashTable *files,
 		f->lock_mtime = e->mtime;
 	} else if (kind == RELAY_NAME_PLACEHOLDER) {
 		f->has_placeholder = true;
+		f->placeholder_size = e->size;
 		f->placeholder_tag_is_etag = e->etag != NULL;
 		f->placeholder_tag = e->etag ? g_strdup(e->etag) :
 			g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT,
@@ -316,7 +324,8 @@ static void fetch_placeholder(struct relay *r, struct relay_file *f,
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	GBytes *raw = placeholder_lookup(r, path, f->placeholder_tag,
-					 f->placeholder_tag_is_etag);
+					 f->placeholder_tag_is_etag,
+					 f->placeholder_size);
 	gsize len;
 	const char *data;
 

@@ -41,6 +41,7 @@ struct relay_file {
 	bool has_placeholder;
 	char *placeholder_tag;	/* its version on the backend */
 	bool placeholder_tag_is_etag;
+	uint64_t placeholder_size;
 	GBytes *placeholder_raw;		/* as read, or NULL */
 	struct relay_placeholder *placeholder;	/* parsed, or NULL */
 	bool has_lock;

@@ -121,3 +121,18 @@ def test_content_removed_while_reading(relay, mount):
     finally:
         f.close()
     assert relay.locks() == []
+
+
+def test_pushed_again_after_a_pull(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "v1\n")
+    bob = mount("bob")
+    assert open(bob.p("f")).read() == "v1\n"
+    assert not relay.exists("f")
+    push(alice, "f", "version2\n")
+    os.utime(alice.p("f"), (1600000000, 1600000000))
+    assert bob.xattr("f", "pullers") == ""
+    assert bob.xattr("f", "timestamp") == "1600000000"
+    assert open(bob.p("f")).read() == "version2\n"
+    assert placeholder(relay.read(".f.placeholder"))[1] == ["bob"]
+    assert not relay.exists("f")
