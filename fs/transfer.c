@@ -83,7 +83,7 @@ static int stage_sink_write(void *ctx, const void *data, size_t len)
 
 /* Fill s with path's content: a plain get under a read lock. */
 static int stage_fetch(struct relayfs *fs, const char *path,
-		       struct cache_staged *s)
+		       const char *etag, struct cache_staged *s)
 {
 	struct stage_sink ss = { s, 0 };
 	int ret = relay_lock_acquire(fs->relay, path, RELAY_LOCK_READ);
@@ -91,7 +91,8 @@ static int stage_fetch(struct relayfs *fs, const char *path,
 
 	if (ret < 0)
 		return ret;
-	ret = relay_get(fs->relay, path, 0, UINT64_MAX, stage_sink_write, &ss);
+	ret = relay_get(fs->relay, path, 0, UINT64_MAX, etag, stage_sink_write,
+			&ss);
 	rel = relay_lock_release(fs->relay, path);
 	return ret < 0 ? ret : rel;
 }
@@ -113,7 +114,7 @@ int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
 		ret = cache_staged_create(fs->cache, node->path, fs->hash_kind,
 					  &s);
 	if (ret == 0 && fetch) {
-		ret = stage_fetch(fs, node->path, s);
+		ret = stage_fetch(fs, node->path, f->etag, s);
 		if (ret == 0)
 			ret = cache_staged_set_mtime(s, relay_file_mtime(f));
 		if (ret == 0)
@@ -205,9 +206,15 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	ret = relay_get(fs->relay, node->path, offset, length, sink, sink_ctx);
-	/* another puller removed the content meanwhile */
-	return ret == -ENOENT ? -ESTALE : ret;
+	ret = relay_get(fs->relay, node->path, offset, length,
+			node->file->etag, sink, sink_ctx);
+	if (ret == -ENOENT || ret == -ESTALE) {
+		/* removed by another puller, or replaced by a new version,
+		 * since the listing: the next open sees what is there now */
+		fs_invalidate_parent(fs, node->path);
+		return -ESTALE;
+	}
+	return ret;
 }
 
 static int verify_checksum(struct relayfs *fs, struct fs_node *node)

@@ -141,12 +141,13 @@ static int counting_sink_write(void *ctx, const void *data, size_t len)
 }
 
 int backend_get(struct backend *b, const char *path, uint64_t offset,
-		uint64_t length, backend_sink_fn sink, void *ctx)
+		uint64_t length, const char *etag, backend_sink_fn sink,
+		void *ctx)
 {
 	struct counting_sink cs = { b, sink, ctx };
 
 	count(b, BACKEND_REQ_GET);
-	return b->ops->get(b->state, path, offset, length,
+	return b->ops->get(b->state, path, offset, length, etag,
 			   counting_sink_write, &cs);
 }
 
@@ -169,7 +170,8 @@ int backend_get_small(struct backend *b, const char *path, size_t max,
 		      GBytes **out)
 {
 	struct small_sink ss = { g_byte_array_new(), max };
-	int ret = backend_get(b, path, 0, UINT64_MAX, small_sink_write, &ss);
+	int ret = backend_get(b, path, 0, UINT64_MAX, NULL, small_sink_write,
+			      &ss);
 
 	if (ret < 0) {
 		g_byte_array_unref(ss.data);
@@ -263,7 +265,7 @@ static int rename_by_copy(struct backend *b, const char *from, const char *to)
 	if (cs.fd < 0)
 		return -errno;
 	unlink(tmpl);
-	ret = backend_get(b, from, 0, UINT64_MAX, copy_sink_write, &cs);
+	ret = backend_get(b, from, 0, UINT64_MAX, NULL, copy_sink_write, &cs);
 	if (ret == 0)
 		ret = backend_put(b, to, cs.fd, cs.written);
 	if (ret == 0)

@@ -74,9 +74,12 @@ struct relay_backend {
 	/* Fill entry (name = last segment) for path. -ENOENT when absent. */
 	int (*stat)(void *state, const char *path, struct backend_entry *entry);
 	/* Fetch bytes [offset, offset+length) of path, or fewer at its end,
-	 * in order through sink. length UINT64_MAX means to the end. */
+	 * in order through sink. length UINT64_MAX means to the end. With
+	 * etag (as a listing gave it), -ESTALE instead when path is now
+	 * another version; backends that cannot tell fetch what is there. */
 	int (*get)(void *state, const char *path, uint64_t offset,
-		   uint64_t length, backend_sink_fn sink, void *ctx);
+		   uint64_t length, const char *etag, backend_sink_fn sink,
+		   void *ctx);
 	/* Replace path with the size bytes read from fd from offset 0,
 	 * streamed (never all in memory). */
 	int (*put)(void *state, const char *path, int fd, uint64_t size);
@@ -135,7 +138,8 @@ int backend_list(struct backend *b, const char *dir, GPtrArray **entries);
 int backend_stat(struct backend *b, const char *path,
 		 struct backend_entry *entry);
 int backend_get(struct backend *b, const char *path, uint64_t offset,
-		uint64_t length, backend_sink_fn sink, void *ctx);
+		uint64_t length, const char *etag, backend_sink_fn sink,
+		void *ctx);
 /* Fetch a whole small file (at most max bytes, else -EFBIG). */
 int backend_get_small(struct backend *b, const char *path, size_t max,
 		      GBytes **out);

@@ -84,9 +84,10 @@ int relay_statfs(struct relay *r, struct statvfs *st)
 }
 
 int relay_get(struct relay *r, const char *path, uint64_t offset,
-	      uint64_t length, backend_sink_fn sink, void *ctx)
+	      uint64_t length, const char *etag, backend_sink_fn sink,
+	      void *ctx)
 {
-	return backend_get(r->backend, path, offset, length, sink, ctx);
+	return backend_get(r->backend, path, offset, length, etag, sink, ctx);
 }
 
 void relay_file_free(struct relay_file *f)

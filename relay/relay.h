@@ -123,9 +123,11 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 int relay_register_pull(struct relay *r, const char *path, bool *removed);
 /* Rewrite the timestamp in path's placeholder, under its lock. */
 int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime);
-/* Fetch path's bytes [offset, offset+length) through sink. */
+/* Fetch path's bytes [offset, offset+length) through sink; -ESTALE when
+ * it is no longer the version etag (from the listing) names. */
 int relay_get(struct relay *r, const char *path, uint64_t offset,
-	      uint64_t length, backend_sink_fn sink, void *ctx);
+	      uint64_t length, const char *etag, backend_sink_fn sink,
+	      void *ctx);
 /* The parsed placeholder of path, fresh from the relay. */
 int relay_placeholder_fetch(struct relay *r, const char *path,
 			    struct relay_placeholder **ph);

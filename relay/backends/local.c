@@ -127,8 +127,24 @@ static int local_stat(void *state, const char *path,
 	return 0;
 }
 
+/* Is the file open on fd still the version etag names? */
+static bool same_version(int fd, const char *path, const char *etag)
+{
+	struct backend_entry now = { 0 };
+	struct stat sb;
+	bool same;
+
+	if (!etag || fstat(fd, &sb) < 0)
+		return true;
+	fill_entry(&now, last_segment(path), &sb);
+	same = strcmp(now.etag, etag) == 0;
+	backend_entry_clear(&now);
+	return same;
+}
+
 static int local_get(void *state, const char *path, uint64_t offset,
-		     uint64_t length, backend_sink_fn sink, void *ctx)
+		     uint64_t length, const char *etag, backend_sink_fn sink,
+		     void *ctx)
 {
 	struct local_state *st = state;
 	size_t bufsize = 1 << 18;
@@ -138,6 +154,10 @@ static int local_get(void *state, const char *path, uint64_t offset,
 
 	if (fd < 0)
 		return fail("get", path, errno);
+	if (!same_version(fd, path, etag)) {
+		close(fd);
+		return -ESTALE; /* replaced since it was listed */
+	}
 	while (length > 0) {
 		size_t want = length < bufsize ? length : bufsize;
 		ssize_t n = pread(fd, buf, want, offset);

@@ -72,6 +72,8 @@ struct request {
 	bool upload;
 	GString *body;	      /* a PROPFIND answer, or the error page */
 	backend_sink_fn sink; /* GET: where the bytes go */
+	const char *expect_etag; /* GET: the version asked for, or NULL */
+	char etag[160];		 /* the answer's ETag, without W/ */
 	void *ctx;
 	uint64_t offset, remaining; /* GET: still wanted; UINT64_MAX: all */
 	uint64_t skip;		    /* GET: bytes of a 200 answer to drop */
@@ -203,6 +205,7 @@ static void header_status(struct request *rq, const char *line, size_t len)
 	size_t n = 0;
 
 	rq->range_start = -1;
+	rq->etag[0] = '\0';
 	rq->digest_challenge = false;
 	rq->reason[0] = '\0';
 	sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
@@ -212,6 +215,16 @@ static void header_status(struct request *rq, const char *line, size_t len)
 		if (g_ascii_isprint(*sp))
 			rq->reason[n++] = *sp;
 	rq->reason[n] = '\0';
+}
+
+/* Keep an ETag header's value, trimmed, without a weak mark (Apache's is
+ * weak while the file is under a second old; it names one version). */
+static void header_etag(struct request *rq, const char *value, size_t len)
+{
+	g_autofree char *text = g_strstrip(g_strndup(value, len));
+	const char *tag = g_str_has_prefix(text, "W/") ? text + 2 : text;
+
+	g_strlcpy(rq->etag, tag, sizeof(rq->etag));
 }
 
 static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
@@ -230,6 +243,8 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 
 		if (bytes && g_ascii_isdigit(bytes[6]))
 			rq->range_start = g_ascii_strtoll(bytes + 6, NULL, 10);
+	} else if (g_str_has_prefix(text, "etag:")) {
+		header_etag(rq, line + 5, len - 5);
 	} else if (g_str_has_prefix(text, "www-authenticate:") &&
 		   strstr(text, "digest")) {
 		rq->digest_challenge = true;
@@ -242,6 +257,9 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 static int get_start(struct request *rq, long status)
 {
 	rq->started = true;
+	if (rq->expect_etag && rq->etag[0] &&
+	    strcmp(rq->etag, rq->expect_etag) != 0)
+		return -ESTALE; /* replaced since it was listed */
 	if (status == 200) {
 		rq->skip = rq->offset; /* the server ignored Range */
 		return 0;
@@ -886,7 +904,8 @@ static int webdav_statfs(void *state, struct statvfs *st)
 }
 
 static int webdav_get(void *state, const char *path, uint64_t offset,
-		      uint64_t length, backend_sink_fn sink, void *ctx)
+		      uint64_t length, const char *etag, backend_sink_fn sink,
+		      void *ctx)
 {
 	struct request rq;
 	int err;
@@ -896,6 +915,7 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 	request_init(&rq, state, OP_GET, "GET", path, false);
 	rq.sink = sink;
 	rq.ctx = ctx;
+	rq.expect_etag = etag && g_str_has_prefix(etag, "W/") ? etag + 2 : etag;
 	rq.offset = offset;
 	rq.remaining = length;
 	err = perform(&rq);

@@ -136,3 +136,18 @@ def test_pushed_again_after_a_pull(relay, mount):
     assert open(bob.p("f")).read() == "version2\n"
     assert placeholder(relay.read(".f.placeholder"))[1] == ["bob"]
     assert not relay.exists("f")
+
+
+def test_version_replaced_after_listing_is_not_mixed(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "a" * 300000)
+    bob = mount("bob", "dir_cache=60", "block_size=64K")
+    assert os.stat(bob.p("f")).st_size == 300000
+    push(alice, "f", "b" * 400000)
+    with pytest.raises(OSError) as e:
+        with open(bob.p("f"), "rb") as f:
+            f.read()
+    assert e.value.errno == errno.ESTALE
+    with open(bob.p("f"), "rb") as f:
+        assert f.read() == b"b" * 400000
+    assert relay.locks() == []

@@ -105,7 +105,8 @@ static int fake_stat(void *state, const char *path, struct backend_entry *e)
 }
 
 static int fake_get(void *state, const char *path, uint64_t offset,
-		    uint64_t length, backend_sink_fn sink, void *ctx)
+		    uint64_t length, const char *etag, backend_sink_fn sink,
+		    void *ctx)
 {
 	struct fake *fk = state;
 	struct fake_file *f = g_hash_table_lookup(fk->files, path);

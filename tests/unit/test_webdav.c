@@ -86,7 +86,8 @@ static GByteArray *fetch(void *st, const char *path, uint64_t off, uint64_t len,
 {
 	GByteArray *got = g_byte_array_new();
 
-	*err = backend_webdav.get(st, path, off, len, sink_append, got);
+	*err = backend_webdav.get(st, path, off, len, NULL, sink_append,
+				  got);
 	return got;
 }
 
