@@ -109,7 +109,7 @@ def relay(request, tmp_path):
 class Mount:
     """One running relayfs: `path` is its mountpoint."""
 
-    def __init__(self, relay, client, tmp, options, expect_fail=False):
+    def __init__(self, relay, client, tmp, options, env=None):
         self.relay = relay
         self.client = client
         self.path = os.path.join(tmp, "mnt-" + client)
@@ -123,7 +123,8 @@ class Mount:
         env = dict(os.environ, XDG_CONFIG_HOME=self.home + "/config",
                    XDG_DATA_HOME=self.home + "/data",
                    XDG_CACHE_HOME=self.home + "/cache",
-                   RELAYFS_RETRY_SECONDS="1", G_MESSAGES_DEBUG="")
+                   RELAYFS_RETRY_SECONDS="1", G_MESSAGES_DEBUG="",
+                   **(env or {}))
         self.log = open(self.logfile, "w")
         self.proc = subprocess.Popen(
             [BIN, "-f", "-o", ",".join(opts), relay.url, self.path],

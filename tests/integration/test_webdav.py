@@ -141,6 +141,28 @@ def test_basic_auth_and_refused_credentials(tmp_path):
         srv.stop()
 
 
+def test_credentials_from_netrc(tmp_path):
+    root = tmp_path / "relay"
+    root.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login relay password n3trc-pw\n")
+    netrc.chmod(0o600)
+    srv = servers.start_apache(str(root), user="relay", password="n3trc-pw")
+    try:
+        rel = Relay("webdav", str(root), srv.url)
+        m = Mount(rel, "alice", str(tmp_path), (), env={"HOME": str(home)})
+        try:
+            with open(m.p("f.txt"), "w") as f:
+                f.write("via netrc\n")
+            assert (root / "f.txt").read_text() == "via netrc\n"
+        finally:
+            assert m.unmount() == 0
+    finally:
+        srv.stop()
+
+
 HOSTILE = [
     "/dav/", "/dav/good.txt", "/dav/a%2Fb", "/dav/nul%00byte", "/dav/.",
     "/dav/..", "http://evil.example/dav/other", "/elsewhere/x",
