@@ -4,10 +4,8 @@ named clients, always unmounted, whose logs must hold no unexpected
 warning."""
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest

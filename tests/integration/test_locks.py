@@ -8,15 +8,10 @@ import time
 
 import pytest
 
-from helpers import placeholder
+from helpers import placeholder, push
 
 WRITE_LOCK = "lock%1.0\nowner: zed\nmode: w"
 READ_LOCK = "lock%1.0\nowner: zed\nmode: r"
-
-
-def push(m, name, data):
-    with open(m.p(name), "w") as f:
-        f.write(data)
 
 
 def test_foreign_write_lock_hides_file(relay, mount):

@@ -3,17 +3,11 @@ the mount that once lost data, crashed relayfs or left a lock behind."""
 
 import errno
 import os
-import subprocess
 import time
 
 import pytest
 
-from helpers import placeholder, run
-
-
-def push(m, name, data):
-    with open(m.p(name), "w") as f:
-        f.write(data)
+from helpers import placeholder, push
 
 
 def test_open_for_update_without_writing(relay, mount):

@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 
-import pytest
 
 import servers
 from conftest import BIN, Mount, Relay
