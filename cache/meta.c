@@ -66,6 +66,20 @@ void cache_meta_put(struct cache_meta *m, const char *dir,
 	g_mutex_unlock(&m->mutex);
 }
 
+void cache_meta_replace(struct cache_meta *m, const char *dir,
+			GHashTable *old, GHashTable *entries)
+{
+	struct listing *l;
+
+	g_mutex_lock(&m->mutex);
+	l = g_hash_table_lookup(m->listings, dir);
+	if (l && l->entries == old) {
+		g_hash_table_unref(l->entries);
+		l->entries = g_hash_table_ref(entries);
+	}
+	g_mutex_unlock(&m->mutex);
+}
+
 void cache_meta_invalidate(struct cache_meta *m, const char *dir)
 {
 	g_mutex_lock(&m->mutex);

@@ -15,6 +15,10 @@ GHashTable *cache_meta_get(struct cache_meta *m, const char *dir);
 /* Keep entries (a new reference is taken) as dir's listing. */
 void cache_meta_put(struct cache_meta *m, const char *dir,
 		    GHashTable *entries);
+/* Replace dir's listing old by entries, an updated copy, keeping its age;
+ * nothing happens if dir was listed anew meanwhile. */
+void cache_meta_replace(struct cache_meta *m, const char *dir,
+			GHashTable *old, GHashTable *entries);
 void cache_meta_invalidate(struct cache_meta *m, const char *dir);
 
 #endif

@@ -81,6 +81,33 @@ int fs_lookup_stat(struct relayfs *fs, const char *path, struct stat *st)
 	return ret;
 }
 
+void fs_listing_update(struct relayfs *fs, const char *path,
+		       struct relay_file *f)
+{
+	g_autofree char *dir = relay_path_dirname(path);
+	g_autoptr(GHashTable) old = cache_meta_get(fs->meta, dir);
+	g_autoptr(GHashTable) copy = NULL;
+	GHashTableIter it;
+	gpointer value;
+
+	if (!old) {
+		relay_file_free(f);
+		return; /* not listed, or no longer fresh: nothing to update */
+	}
+	copy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+				     (GDestroyNotify)relay_file_free);
+	g_hash_table_iter_init(&it, old);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct relay_file *e = value;
+
+		if (strcmp(e->name, relay_path_basename(path)) != 0)
+			g_hash_table_insert(copy, e->name, relay_file_ref(e));
+	}
+	if (f)
+		g_hash_table_insert(copy, f->name, f);
+	cache_meta_replace(fs->meta, dir, old, copy);
+}
+
 void fs_invalidate_parent(struct relayfs *fs, const char *path)
 {
 	g_autofree char *dir = relay_path_dirname(path);

@@ -95,6 +95,11 @@ int fs_lookup_stat(struct relayfs *fs, const char *path, struct stat *st);
 /* The listing of dir (name -> struct relay_file *). */
 int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out);
 void fs_invalidate_parent(struct relayfs *fs, const char *path);
+/* This mount changed path: its cached listing (if fresh) now shows f, or
+ * no entry when f is NULL. Takes f. Copy on write: listings in use by
+ * readers never change. */
+void fs_listing_update(struct relayfs *fs, const char *path,
+		       struct relay_file *f);
 void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
 		  struct stat *st);
 void fs_dir_stat(struct relayfs *fs, struct stat *st);

@@ -24,7 +24,12 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	if (ret == 0)
 		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
 				 s->mtime, checksum);
-	fs_invalidate_parent(fs, s->relay_path);
+	if (ret == 0)
+		fs_listing_update(fs, s->relay_path,
+				  relay_file_pushed(fs->relay, s->relay_path,
+						    s->size, s->mtime));
+	else
+		fs_invalidate_parent(fs, s->relay_path);
 	if (ret < 0) {
 		g_warning("push of %s failed: %s; its staged copy %s is kept "
 			  "and will be pushed again", s->relay_path,
@@ -263,8 +268,12 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 		g_warning("pull of %s: registration failed: %s; tried again "
 			  "at the next open", node->path, g_strerror(-ret));
 		node->pull_done = false;
+		fs_invalidate_parent(fs, node->path);
+	} else {
+		fs_listing_update(fs, node->path, removed ? NULL :
+				  relay_file_registered(fs->relay, node->path,
+							node->file));
 	}
-	fs_invalidate_parent(fs, node->path);
 	release_read_lock_locked(fs, node);
 	return 0;
 }

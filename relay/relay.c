@@ -16,6 +16,9 @@ static void cached_placeholder_free(gpointer data)
 }
 
 static void fetch_placeholder_job(gpointer data, gpointer user_data);
+static GBytes *placeholder_lookup(struct relay *r, const char *path,
+				  const char *tag, bool tag_is_etag,
+				  uint64_t size);
 
 struct relay *relay_new(struct backend *backend,
 			const struct relay_params *params)
@@ -90,9 +93,15 @@ int relay_get(struct relay *r, const char *path, uint64_t offset,
 	return backend_get(r->backend, path, offset, length, etag, sink, ctx);
 }
 
+struct relay_file *relay_file_ref(struct relay_file *f)
+{
+	g_atomic_int_inc(&f->refs);
+	return f;
+}
+
 void relay_file_free(struct relay_file *f)
 {
-	if (!f)
+	if (!f || g_atomic_int_add(&f->refs, -1) > 0)
 		return;
 	g_free(f->name);
 	g_free(f->etag);
@@ -108,6 +117,7 @@ struct relay_file *relay_file_copy(const struct relay_file *f)
 {
 	struct relay_file *c = g_memdup2(f, sizeof(*f));
 
+	c->refs = 0;
 	c->name = g_strdup(f->name);
 	c->etag = g_strdup(f->etag);
 	c->placeholder_tag = g_strdup(f->placeholder_tag);
@@ -122,6 +132,50 @@ struct relay_file *relay_file_copy(const struct relay_file *f)
 		c->placeholder_raw = g_bytes_ref(f->placeholder_raw);
 		c->placeholder = relay_placeholder_parse(data, len);
 	}
+	return c;
+}
+
+/* Give f the placeholder of path this mount holds in its cache. */
+static void take_cached_placeholder(struct relay *r, const char *path,
+				    struct relay_file *f)
+{
+	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL, false, 0);
+	gsize len;
+	const char *data;
+
+	if (!raw)
+		return;
+	relay_placeholder_free(f->placeholder);
+	if (f->placeholder_raw)
+		g_bytes_unref(f->placeholder_raw);
+	g_clear_pointer(&f->placeholder_tag, g_free);
+	data = g_bytes_get_data(raw, &len);
+	f->has_placeholder = true;
+	f->placeholder_size = len;
+	f->placeholder_raw = g_bytes_ref(raw);
+	f->placeholder = relay_placeholder_parse(data, len);
+}
+
+struct relay_file *relay_file_pushed(struct relay *r, const char *path,
+				     uint64_t size, int64_t mtime)
+{
+	struct relay_file *f = g_new0(struct relay_file, 1);
+
+	f->name = g_strdup(relay_path_basename(path));
+	f->has_content = true;
+	f->size = size;
+	f->mtime = mtime;
+	f->state = RELAY_READY;
+	take_cached_placeholder(r, path, f);
+	return f;
+}
+
+struct relay_file *relay_file_registered(struct relay *r, const char *path,
+					 const struct relay_file *f)
+{
+	struct relay_file *c = relay_file_copy(f);
+
+	take_cached_placeholder(r, path, c);
 	return c;
 }
 

@@ -49,6 +49,7 @@ struct relay_file {
 	struct relay_lock_info lock;	/* read when has_lock */
 	bool lock_stale;
 	enum relay_file_state state;
+	int refs;		/* owners beyond the first (atomic) */
 };
 
 struct relay;
@@ -87,7 +88,17 @@ char *relay_file_version(const struct relay_file *f);
 char *relay_version_key(uint64_t size, int64_t timestamp,
 			const char *checksum);
 struct relay_file *relay_file_copy(const struct relay_file *f);
+/* Share f (it is never changed once listed); relay_file_free drops one. */
+struct relay_file *relay_file_ref(struct relay_file *f);
 void relay_file_free(struct relay_file *f);
+/* What a listing would now show of path, which this mount just pushed
+ * (size bytes, mtime): content, and the placeholder it wrote. */
+struct relay_file *relay_file_pushed(struct relay *r, const char *path,
+				     uint64_t size, int64_t mtime);
+/* f with the placeholder of path this mount last wrote (after a pull was
+ * registered). A new file. */
+struct relay_file *relay_file_registered(struct relay *r, const char *path,
+					 const struct relay_file *f);
 /* user.relay.state text: ready, locked-r, locked-w, ... */
 const char *relay_file_state_name(enum relay_file_state state);
 
