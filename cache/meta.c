@@ -54,6 +54,19 @@ GHashTable *cache_meta_get(struct cache_meta *m, const char *dir)
 	return entries;
 }
 
+GHashTable *cache_meta_get_stale(struct cache_meta *m, const char *dir)
+{
+	struct listing *l;
+	GHashTable *entries = NULL;
+
+	g_mutex_lock(&m->mutex);
+	l = g_hash_table_lookup(m->listings, dir);
+	if (l)
+		entries = g_hash_table_ref(l->entries);
+	g_mutex_unlock(&m->mutex);
+	return entries;
+}
+
 void cache_meta_put(struct cache_meta *m, const char *dir,
 		    GHashTable *entries)
 {

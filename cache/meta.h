@@ -12,6 +12,9 @@ void cache_meta_free(struct cache_meta *m);
 /* The listing of dir (name -> entry) if fresh (a new reference), else
  * NULL. */
 GHashTable *cache_meta_get(struct cache_meta *m, const char *dir);
+/* The last listing of dir however old (a new reference), or NULL: what
+ * to show while the relay cannot be reached. */
+GHashTable *cache_meta_get_stale(struct cache_meta *m, const char *dir);
 /* Keep entries (a new reference is taken) as dir's listing. */
 void cache_meta_put(struct cache_meta *m, const char *dir,
 		    GHashTable *entries);

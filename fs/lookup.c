@@ -24,6 +24,13 @@ int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out)
 	if (*out)
 		return 0;
 	ret = relay_list(fs->relay, dir, &files);
+	if (ret == -EIO || ret == -ETIMEDOUT) {
+		/* the relay is out of reach: the last listing, however old,
+		 * lets files be found and written (pushed when it is back) */
+		*out = cache_meta_get_stale(fs->meta, dir);
+		if (*out)
+			return 0;
+	}
 	if (ret < 0)
 		return ret;
 	by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,

@@ -28,8 +28,6 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 		fs_listing_update(fs, s->relay_path,
 				  relay_file_pushed(fs->relay, s->relay_path,
 						    s->size, s->mtime));
-	else
-		fs_invalidate_parent(fs, s->relay_path);
 	if (ret < 0) {
 		g_warning("push of %s failed: %s; its staged copy %s is kept "
 			  "and will be pushed again", s->relay_path,

@@ -8,6 +8,7 @@ Python API (stdlib only):
     srv.requests() [(method, decoded_path, status)] from the access log
     srv.connections()  how many TCP connections Apache accepted
     srv.clear_log()
+    srv.pause(), srv.resume()   kill it and start it again on its port
     srv.stop()     (also registered with atexit)
 
 Command line (for the C unit tests):
@@ -277,6 +278,20 @@ class Apache:
         for path in (self.log, self.connlog):
             if os.path.exists(path):
                 os.truncate(path, 0)
+
+    def pause(self):
+        """Kill the server (as a crash or an outage would); resume()
+        starts it again on the same port."""
+        self._kill()
+
+    def resume(self):
+        self.proc = subprocess.Popen(
+            self._command(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        if not self._wait_listening():
+            raise RuntimeError("apache did not start again: %s %s" % (
+                self._kill().strip(), self._errors()))
 
     def stop(self):
         self._kill()

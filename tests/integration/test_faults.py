@@ -1,0 +1,65 @@
+"""Faults through a real mount of a real WebDAV server: the server gone in
+the middle of work. Nothing hangs for good, every error is an errno, and
+nothing written through the mount is lost."""
+
+import errno
+import os
+import time
+
+import pytest
+
+from helpers import backends, placeholder, push
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+@backends("webdav")
+def test_server_down_during_push_then_back(relay, mount):
+    alice = mount("alice")
+    alice.allow("webdav:")
+    alice.allow("push of f.txt failed")
+    os.listdir(alice.path)
+    relay.server.pause()
+    start = time.monotonic()
+    with pytest.raises(OSError) as e:
+        push(alice, "f.txt", "written while the server was down\n")
+    assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
+    assert time.monotonic() - start < 30
+    assert not relay.exists("f.txt")
+    # the staged copy is kept and readable through the mount
+    with open(alice.p("f.txt")) as f:
+        assert f.read() == "written while the server was down\n"
+    relay.server.resume()
+    assert wait_for(lambda: relay.exists("f.txt") and not relay.locks(), 30)
+    assert relay.read("f.txt") == b"written while the server was down\n"
+    assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
+        "alice"
+
+
+@backends("webdav")
+def test_server_down_during_pull_then_back(relay, mount):
+    alice = mount("alice")
+    push(alice, "g.bin", "x" * 2000000)
+    bob = mount("bob", "block_size=64K")
+    bob.allow("webdav:")
+    os.stat(bob.p("g.bin"))
+    relay.server.pause()
+    start = time.monotonic()
+    with pytest.raises(OSError) as e:
+        with open(bob.p("g.bin"), "rb") as f:
+            f.read()
+    assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
+    assert time.monotonic() - start < 30
+    assert placeholder(relay.read(".g.bin.placeholder"))[1] == []
+    relay.server.resume()
+    with open(bob.p("g.bin"), "rb") as f:
+        assert f.read() == b"x" * 2000000
+    assert placeholder(relay.read(".g.bin.placeholder"))[1] == ["bob"]
+    assert wait_for(lambda: not relay.locks(), 10)
