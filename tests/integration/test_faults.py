@@ -63,3 +63,21 @@ def test_server_down_during_pull_then_back(relay, mount):
         assert f.read() == b"x" * 2000000
     assert placeholder(relay.read(".g.bin.placeholder"))[1] == ["bob"]
     assert wait_for(lambda: not relay.locks(), 10)
+
+
+def test_crash_while_writing_loses_nothing(relay, mount):
+    alice = mount("alice")
+    data = os.urandom(1000000)
+    f = open(alice.p("w.bin"), "wb")
+    f.write(data)
+    f.flush()
+    alice.kill()
+    try:
+        f.close()
+    except OSError:
+        pass
+    assert not relay.exists("w.bin")
+    again = mount("alice")
+    assert wait_for(lambda: relay.exists("w.bin") and not relay.locks(), 15)
+    assert relay.read("w.bin") == data
+    assert "found w.bin staged by an earlier mount" in again.text()
