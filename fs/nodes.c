@@ -14,6 +14,7 @@ static void node_free(struct fs_node *node)
 	if (node->item)
 		cache_item_unref(node->item);
 	relay_file_free(node->file);
+	cache_hasher_free(node->pull_hasher);
 	g_free(node->staged_key);
 	g_mutex_clear(&node->mutex);
 	g_free(node->path);

@@ -296,6 +296,8 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 	}
 	if (handle_of(fi)->writer)
 		ret = fs_push_locked(fs, node);
+	else
+		ret = node->pull_error; /* what reads could not report */
 	/* release(2) comes later and asynchronously: end the pull now */
 	fs_close_reader_locked(fs, node);
 	g_mutex_unlock(&node->mutex);

@@ -51,6 +51,13 @@ struct fs_node {
 	bool pull_done;		/* registered, or nothing to register */
 	uint64_t seq_start, seq_next;	/* the sequential run being read */
 	uint64_t ahead_next;	/* first block not yet asked for ahead */
+	/* the pull's checksum over bytes [0, pull_hashed), as blocks arrive
+	 * in order, so that no second pass is needed at the end */
+	struct cache_hasher *pull_hasher;
+	uint64_t pull_hashed;
+	/* the pull's content did not match its checksum: every later read
+	 * and the close fail with it (bytes read before could not be) */
+	int pull_error;
 };
 
 struct relayfs *relayfs_get(void);

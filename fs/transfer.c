@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+static void pull_hash_reset_locked(struct fs_node *node);
+
 static char *cache_key(const char *path, const char *version)
 {
 	return g_strconcat(path, "\n", version, NULL);
@@ -176,6 +178,8 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	node->file = f;
 	node->item = cache_item_get(fs->cache, key, f->size);
 	node->pull_done = pulled_already(fs, f);
+	node->pull_error = 0;
+	pull_hash_reset_locked(node);
 	return node->item ? 0 : -EIO;
 }
 
@@ -220,17 +224,73 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 	return ret;
 }
 
-static int verify_checksum(struct relayfs *fs, struct fs_node *node)
+/* The checksum a pull must match, or NULL when there is none to check. */
+static const char *expected_checksum(struct relayfs *fs,
+				     const struct fs_node *node)
 {
 	const struct relay_placeholder *ph = node->file->placeholder;
-	g_autofree char *hex = NULL;
-	int ret;
 
 	if (!ph || !ph->checksum || fs->hash_kind == CACHE_HASH_NONE)
+		return NULL;
+	return ph->checksum;
+}
+
+/* Hash the blocks that have arrived in order since the last call: the
+ * pull's checksum overlaps its transfer (read-ahead keeps fetching). */
+static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
+{
+	const char *checksum = expected_checksum(fs, node);
+	uint64_t size = node->file->size;
+	uint64_t bs = cache_block_size(fs->cache);
+	char buf[1 << 16];
+
+	if (node->pull_done || !checksum || node->pull_hashed == UINT64_MAX)
+		return;
+	if (!node->pull_hasher)
+		node->pull_hasher = cache_hasher_new(cache_hash_of_hex(checksum));
+	while (node->pull_hashed < size &&
+	       cache_item_has(node->item, node->pull_hashed, 1)) {
+		/* within the block known to be present */
+		uint64_t in_block = bs - node->pull_hashed % bs;
+		size_t want = MIN(MIN(sizeof(buf), size - node->pull_hashed),
+				  in_block);
+		ssize_t n = pread(cache_item_fd(node->item), buf, want,
+				  node->pull_hashed);
+
+		if (n <= 0) {
+			node->pull_hashed = UINT64_MAX; /* a full pass later */
+			return;
+		}
+		cache_hasher_update(node->pull_hasher, buf, n);
+		node->pull_hashed += n;
+	}
+}
+
+static void pull_hash_reset_locked(struct fs_node *node)
+{
+	cache_hasher_free(node->pull_hasher);
+	node->pull_hasher = NULL;
+	node->pull_hashed = 0;
+}
+
+static int verify_checksum(struct relayfs *fs, struct fs_node *node)
+{
+	const char *checksum = expected_checksum(fs, node);
+	g_autofree char *hex = NULL;
+	int ret = 0;
+
+	if (!checksum)
 		return 0;
-	ret = cache_hash_fd(cache_item_fd(node->item), node->file->size,
-			    cache_hash_of_hex(ph->checksum), &hex);
-	if (ret == 0 && g_ascii_strcasecmp(hex, ph->checksum) != 0) {
+	pull_hash_ahead_locked(fs, node);
+	if (node->pull_hasher && node->pull_hashed == node->file->size) {
+		hex = cache_hasher_finish(node->pull_hasher);
+		node->pull_hasher = NULL;
+	} else {
+		ret = cache_hash_fd(cache_item_fd(node->item), node->file->size,
+				    cache_hash_of_hex(checksum), &hex);
+	}
+	pull_hash_reset_locked(node);
+	if (ret == 0 && g_ascii_strcasecmp(hex, checksum) != 0) {
 		g_warning("pull of %s: content does not match its "
 			  "placeholder's checksum; not registered",
 			  node->path);
@@ -254,6 +314,7 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	int ret = verify_checksum(fs, node);
 
 	if (ret < 0) {
+		node->pull_error = ret;
 		release_read_lock_locked(fs, node);
 		return ret;
 	}
@@ -348,14 +409,22 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	bool hit = cache_item_has(node->item, offset, size);
 	ssize_t n;
 
+	if (node->pull_error)
+		return node->pull_error;
 	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
 			   __ATOMIC_RELAXED);
 	n = cache_item_read(node->item, buf, size, offset,
 			    fetch_locked_range, &fetcher);
 	if (n > 0)
 		read_ahead(fs, node, offset, n);
-	if (n < 0 || !cache_item_complete(node->item))
+	if (n < 0)
 		return n;
+	if (!cache_item_complete(node->item)) {
+		g_mutex_lock(&node->mutex);
+		pull_hash_ahead_locked(fs, node);
+		g_mutex_unlock(&node->mutex);
+		return n;
+	}
 	g_mutex_lock(&node->mutex);
 	if (node->pull_done) {
 		release_read_lock_locked(fs, node); /* nothing left to fetch */

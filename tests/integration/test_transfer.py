@@ -4,7 +4,9 @@ the relay folder holds after each step (PROTOCOL.md, Push and Pull)."""
 import os
 import subprocess
 
-from helpers import placeholder, run, sha512
+import pytest
+
+from helpers import backends, placeholder, run, sha512
 
 
 def specials(names):
@@ -124,4 +126,28 @@ def test_corrupt_content_is_not_registered(relay, mount):
     assert raised == 5  # EIO
     assert placeholder(relay.read(".x.txt.placeholder"))[1] == []
     assert relay.exists("x.txt")
+    assert relay.locks() == []
+
+
+@backends("local")
+def test_corrupt_multi_block_content_is_not_registered(relay, mount):
+    data = os.urandom(3 * 1024 * 1024)
+    alice = mount("alice")
+    with open(alice.p("big.bin"), "wb") as f:
+        f.write(data)
+    # damage the middle of the content, keeping its size and times, so
+    # that only the checksum can tell
+    st = os.stat(relay.path("big.bin"))
+    with open(relay.path("big.bin"), "r+b") as f:
+        f.seek(2000000)
+        f.write(b"damaged!")
+    os.utime(relay.path("big.bin"), ns=(st.st_atime_ns, st.st_mtime_ns))
+    bob = mount("bob", "block_size=64K")
+    bob.allow("does not match")
+    with pytest.raises(OSError) as e:
+        with open(bob.p("big.bin"), "rb") as f:
+            f.read()
+    assert e.value.errno == 5  # EIO
+    assert placeholder(relay.read(".big.bin.placeholder"))[1] == []
+    assert relay.exists("big.bin")
     assert relay.locks() == []
