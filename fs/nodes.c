@@ -126,8 +126,10 @@ static void move_locked(struct relayfs *fs, struct fs_node *node,
 	}
 	if (g_hash_table_lookup(fs->nodes, node->path) == node)
 		g_hash_table_steal(fs->nodes, node->path);
+	g_mutex_lock(&node->mutex);
 	g_free(node->path);
 	node->path = g_strdup(to);
+	g_mutex_unlock(&node->mutex);
 	g_hash_table_replace(fs->nodes, node->path, node);
 }
 

@@ -198,7 +198,7 @@ static int open_reader(struct relayfs *fs, struct fs_node *node)
 	int opens = fs_node_lock(fs, node);
 	int ret = 0;
 
-	if (!node->staged && (!node->item || opens == 1))
+	if (!node->staged && (!node->item || opens == 1 || node->stale))
 		ret = fs_open_version_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
 	return ret;

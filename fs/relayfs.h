@@ -38,7 +38,8 @@ struct relayfs {
 
 /* A file this mount has open, or staged and not pushed yet. */
 struct fs_node {
-	char *path;		/* under nodes_mutex */
+	char *path;		/* changed under nodes_mutex and mutex both,
+				 * so either lets it be read */
 	int refs;		/* holders, opens included; under nodes_mutex */
 	int opens;		/* open handles; under nodes_mutex */
 	GMutex mutex;		/* the fields below */
@@ -48,6 +49,7 @@ struct fs_node {
 	struct relay_file *file;	/* the relay version being read */
 	struct cache_item *item;	/* its cached blocks */
 	bool read_locked;	/* we hold its read lock */
+	bool stale;		/* the relay holds another version now */
 	bool pull_done;		/* registered, or nothing to register */
 	uint64_t seq_start, seq_next;	/* the sequential run being read */
 	uint64_t ahead_next;	/* first block not yet asked for ahead */

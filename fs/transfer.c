@@ -179,6 +179,7 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	node->item = cache_item_get(fs->cache, key, f->size);
 	node->pull_done = pulled_already(fs, f);
 	node->pull_error = 0;
+	node->stale = false;
 	pull_hash_reset_locked(node);
 	return node->item ? 0 : -EIO;
 }
@@ -192,11 +193,32 @@ static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 	return ret;
 }
 
-/* Who fetches blocks: the filesystem and the node they belong to. */
+/* Who fetches blocks: the filesystem, the node, and what was true of it
+ * when the read began (the node may be renamed or reopened meanwhile). */
 struct fetcher {
 	struct relayfs *fs;
 	struct fs_node *node;
+	struct cache_item *item;	/* a reference */
+	char *path;
+	char *etag;
 };
+
+static void fetcher_init_locked(struct fetcher *fetcher, struct relayfs *fs,
+				struct fs_node *node)
+{
+	fetcher->fs = fs;
+	fetcher->node = node;
+	fetcher->item = cache_item_ref(node->item);
+	fetcher->path = g_strdup(node->path);
+	fetcher->etag = g_strdup(node->file->etag);
+}
+
+static void fetcher_clear(struct fetcher *fetcher)
+{
+	cache_item_unref(fetcher->item);
+	g_free(fetcher->path);
+	g_free(fetcher->etag);
+}
 
 /* The first fetch of a pull takes the file's read lock. */
 static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
@@ -213,12 +235,15 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	ret = relay_get(fs->relay, node->path, offset, length,
-			node->file->etag, sink, sink_ctx);
+	ret = relay_get(fs->relay, fetcher->path, offset, length,
+			fetcher->etag, sink, sink_ctx);
 	if (ret == -ENOENT || ret == -ESTALE) {
 		/* removed by another puller, or replaced by a new version,
 		 * since the listing: the next open sees what is there now */
-		fs_invalidate_parent(fs, node->path);
+		g_mutex_lock(&node->mutex);
+		node->stale = true;
+		g_mutex_unlock(&node->mutex);
+		fs_invalidate_parent(fs, fetcher->path);
 		return -ESTALE;
 	}
 	return ret;
@@ -339,27 +364,25 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 
 /* A block to fetch ahead of a sequential reader. */
 struct readahead_job {
-	struct fs_node *node;
-	struct cache_item *item;
+	struct fetcher fetcher;
 	uint64_t block;
 };
 
 void fs_readahead_job(gpointer data, gpointer user_data)
 {
 	struct readahead_job *job = data;
-	struct relayfs *fs = user_data;
-	struct fetcher fetcher = { fs, job->node };
+	struct fs_node *node = job->fetcher.node;
 	bool locked;
 
 	/* only within a pull: never take the lock for a reader gone */
-	g_mutex_lock(&job->node->mutex);
-	locked = job->node->read_locked;
-	g_mutex_unlock(&job->node->mutex);
+	g_mutex_lock(&node->mutex);
+	locked = node->read_locked;
+	g_mutex_unlock(&node->mutex);
 	if (locked)
-		cache_item_prefetch(job->item, job->block, job->block,
-				    fetch_locked_range, &fetcher);
-	cache_item_unref(job->item);
-	fs_node_put(fs, job->node, false);
+		cache_item_prefetch(job->fetcher.item, job->block, job->block,
+				    fetch_locked_range, &job->fetcher);
+	fetcher_clear(&job->fetcher);
+	fs_node_put(user_data, node, false);
 	g_free(job);
 }
 
@@ -370,11 +393,11 @@ static void read_ahead(struct relayfs *fs, struct fs_node *node,
 		       uint64_t offset, size_t n)
 {
 	uint64_t bs = cache_block_size(fs->cache);
-	uint64_t nblocks = (cache_item_size(node->item) + bs - 1) / bs;
 	GPtrArray *jobs = g_ptr_array_new();
-	uint64_t current, last;
+	uint64_t current, last, nblocks;
 
 	g_mutex_lock(&node->mutex);
+	nblocks = (cache_item_size(node->item) + bs - 1) / bs;
 	if (offset != node->seq_next)
 		node->seq_start = offset;
 	node->seq_next = offset + n;
@@ -389,8 +412,7 @@ static void read_ahead(struct relayfs *fs, struct fs_node *node,
 		if (cache_item_has(node->item, b * bs, 1))
 			continue;
 		job = g_new0(struct readahead_job, 1);
-		job->node = node;
-		job->item = cache_item_ref(node->item);
+		fetcher_init_locked(&job->fetcher, fs, node);
 		job->block = b;
 		g_ptr_array_add(jobs, job);
 	}
@@ -405,28 +427,35 @@ static void read_ahead(struct relayfs *fs, struct fs_node *node,
 ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 		      size_t size, off_t offset)
 {
-	struct fetcher fetcher = { fs, node };
-	bool hit = cache_item_has(node->item, offset, size);
+	struct fetcher fetcher;
 	ssize_t n;
+	bool hit, complete;
 
-	if (node->pull_error)
-		return node->pull_error;
-	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
-			   __ATOMIC_RELAXED);
-	n = cache_item_read(node->item, buf, size, offset,
-			    fetch_locked_range, &fetcher);
-	if (n > 0)
-		read_ahead(fs, node, offset, n);
+	g_mutex_lock(&node->mutex);
+	n = node->pull_error;
+	if (n == 0)
+		fetcher_init_locked(&fetcher, fs, node);
+	g_mutex_unlock(&node->mutex);
 	if (n < 0)
 		return n;
-	if (!cache_item_complete(node->item)) {
-		g_mutex_lock(&node->mutex);
-		pull_hash_ahead_locked(fs, node);
-		g_mutex_unlock(&node->mutex);
+	hit = cache_item_has(fetcher.item, offset, size);
+	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
+			   __ATOMIC_RELAXED);
+	n = cache_item_read(fetcher.item, buf, size, offset,
+			    fetch_locked_range, &fetcher);
+	complete = n >= 0 && cache_item_complete(fetcher.item);
+	if (n > 0)
+		read_ahead(fs, node, offset, n);
+	if (n < 0) {
+		fetcher_clear(&fetcher);
 		return n;
 	}
 	g_mutex_lock(&node->mutex);
-	if (node->pull_done) {
+	if (fetcher.item != node->item) {
+		/* reopened as another version meanwhile: its own reads go on */
+	} else if (!complete) {
+		pull_hash_ahead_locked(fs, node);
+	} else if (node->pull_done) {
 		release_read_lock_locked(fs, node); /* nothing left to fetch */
 	} else {
 		int ret = finish_pull_locked(fs, node);
@@ -435,6 +464,7 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 			n = ret;
 	}
 	g_mutex_unlock(&node->mutex);
+	fetcher_clear(&fetcher);
 	return n;
 }
 
