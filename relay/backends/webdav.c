@@ -490,6 +490,20 @@ static char *range_of(const struct request *rq)
 			       rq->offset + rq->remaining - 1);
 }
 
+/* The handle goes back to the pool pointing at nothing of rq's (which
+ * lives on a stack): curl may still write an error while it closes a
+ * connection later, even from curl_easy_cleanup. */
+static void forget_request(CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
+}
+
 static int attempt(struct request *rq)
 {
 	CURL *h = http_pool_acquire(rq->wd->pool);
@@ -512,6 +526,7 @@ static int attempt(struct request *rq)
 	rq->code = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
 	rq->handle = NULL;
+	forget_request(h);
 	http_pool_release(rq->wd->pool, h);
 	g_free(range);
 	return 0;
