@@ -201,6 +201,8 @@ struct fetcher {
 	struct cache_item *item;	/* a reference */
 	char *path;
 	char *etag;
+	bool ahead;	/* read-ahead: fetch only while the pull holds its
+			 * lock, never take it (the reader may have gone) */
 };
 
 static void fetcher_init_locked(struct fetcher *fetcher, struct relayfs *fs,
@@ -211,6 +213,7 @@ static void fetcher_init_locked(struct fetcher *fetcher, struct relayfs *fs,
 	fetcher->item = cache_item_ref(node->item);
 	fetcher->path = g_strdup(node->path);
 	fetcher->etag = g_strdup(node->file->etag);
+	fetcher->ahead = false;
 }
 
 static void fetcher_clear(struct fetcher *fetcher)
@@ -231,7 +234,8 @@ static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
 
 	g_mutex_lock(&node->mutex);
 	if (!node->read_locked)
-		ret = take_read_lock_locked(fs, node);
+		ret = fetcher->ahead ? -EAGAIN :
+				       take_read_lock_locked(fs, node);
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
@@ -372,15 +376,10 @@ void fs_readahead_job(gpointer data, gpointer user_data)
 {
 	struct readahead_job *job = data;
 	struct fs_node *node = job->fetcher.node;
-	bool locked;
 
-	/* only within a pull: never take the lock for a reader gone */
-	g_mutex_lock(&node->mutex);
-	locked = node->read_locked;
-	g_mutex_unlock(&node->mutex);
-	if (locked)
-		cache_item_prefetch(job->fetcher.item, job->block, job->block,
-				    fetch_locked_range, &job->fetcher);
+	job->fetcher.ahead = true;
+	cache_item_prefetch(job->fetcher.item, job->block, job->block,
+			    fetch_locked_range, &job->fetcher);
 	fetcher_clear(&job->fetcher);
 	fs_node_put(user_data, node, false);
 	g_free(job);
