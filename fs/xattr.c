@@ -37,7 +37,7 @@ static const char *staged_state(struct relayfs *fs, const char *path)
 		return NULL;
 	opens = fs_node_opens(fs, node);
 	g_mutex_lock(&node->mutex);
-	staged = node->staged != NULL;
+	staged = node->staged && node->staged->dirty; /* not pushed yet */
 	g_mutex_unlock(&node->mutex);
 	fs_node_put(fs, node, false);
 	if (!staged)
