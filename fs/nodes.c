@@ -141,22 +141,59 @@ void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to)
 	free_orphans(fs);
 }
 
-void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)
+typedef bool (*node_match_fn)(struct fs_node *node, const void *data);
+
+/* The nodes of the table that match (nodes_mutex held; match may take a
+ * node's mutex). */
+static GPtrArray *nodes_where_locked(struct relayfs *fs, node_match_fn match,
+				     const void *data)
 {
-	g_autoptr(GPtrArray) inside = g_ptr_array_new();
-	size_t len = strlen(from);
+	GPtrArray *found = g_ptr_array_new();
 	GHashTableIter it;
 	gpointer value;
 
-	g_mutex_lock(&fs->nodes_mutex);
 	g_hash_table_iter_init(&it, fs->nodes);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		struct fs_node *node = value;
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		if (match(value, data))
+			g_ptr_array_add(found, value);
+	return found;
+}
 
-		if (strncmp(node->path, from, len) == 0 &&
-		    node->path[len] == '/')
-			g_ptr_array_add(inside, node);
-	}
+static bool is_inside(struct fs_node *node, const void *dir)
+{
+	size_t len = strlen(dir);
+
+	return strncmp(node->path, dir, len) == 0 && node->path[len] == '/';
+}
+
+static bool is_staged_in(struct fs_node *node, const void *dir)
+{
+	g_autofree char *parent = relay_path_dirname(node->path);
+	bool staged;
+
+	g_mutex_lock(&node->mutex);
+	staged = node->staged && !node->deleted;
+	g_mutex_unlock(&node->mutex);
+	return staged && strcmp(parent, dir) == 0;
+}
+
+static bool is_pending(struct fs_node *node, const void *unused)
+{
+	bool waiting;
+
+	g_mutex_lock(&node->mutex);
+	waiting = node->staged && node->opens == 0;
+	g_mutex_unlock(&node->mutex);
+	return waiting;
+}
+
+void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)
+{
+	g_autoptr(GPtrArray) inside = NULL;
+	size_t len = strlen(from);
+
+	g_mutex_lock(&fs->nodes_mutex);
+	inside = nodes_where_locked(fs, is_inside, from);
 	for (guint i = 0; i < inside->len; i++) {
 		struct fs_node *node = inside->pdata[i];
 		g_autofree char *moved = g_strconcat(to, node->path + len,
@@ -175,22 +212,15 @@ void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)
 GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir)
 {
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer value;
+	g_autoptr(GPtrArray) staged = NULL;
 
 	g_mutex_lock(&fs->nodes_mutex);
-	g_hash_table_iter_init(&it, fs->nodes);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		struct fs_node *node = value;
-		g_autofree char *parent = relay_path_dirname(node->path);
-		bool staged;
+	staged = nodes_where_locked(fs, is_staged_in, dir);
+	for (guint i = 0; i < staged->len; i++) {
+		struct fs_node *node = staged->pdata[i];
 
-		g_mutex_lock(&node->mutex);
-		staged = node->staged && !node->deleted;
-		g_mutex_unlock(&node->mutex);
-		if (staged && strcmp(parent, dir) == 0)
-			g_ptr_array_add(names, g_strdup(
-				relay_path_basename(node->path)));
+		g_ptr_array_add(names,
+				g_strdup(relay_path_basename(node->path)));
 	}
 	g_mutex_unlock(&fs->nodes_mutex);
 	return names;
@@ -198,24 +228,12 @@ GPtrArray *fs_nodes_staged_in(struct relayfs *fs, const char *dir)
 
 GPtrArray *fs_nodes_pending(struct relayfs *fs)
 {
-	GPtrArray *pending = g_ptr_array_new();
-	GHashTableIter it;
-	gpointer value;
+	GPtrArray *pending;
 
 	g_mutex_lock(&fs->nodes_mutex);
-	g_hash_table_iter_init(&it, fs->nodes);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		struct fs_node *node = value;
-		bool waiting;
-
-		g_mutex_lock(&node->mutex);
-		waiting = node->staged && node->opens == 0;
-		g_mutex_unlock(&node->mutex);
-		if (waiting) {
-			node->refs++;
-			g_ptr_array_add(pending, node);
-		}
-	}
+	pending = nodes_where_locked(fs, is_pending, NULL);
+	for (guint i = 0; i < pending->len; i++)
+		((struct fs_node *)pending->pdata[i])->refs++;
 	g_mutex_unlock(&fs->nodes_mutex);
 	return pending;
 }

@@ -100,11 +100,6 @@ static void count(struct backend *b, enum backend_request_kind kind)
 	__atomic_fetch_add(&b->requests[kind], 1, __ATOMIC_RELAXED);
 }
 
-bool backend_has(const struct backend *b, enum backend_caps cap)
-{
-	return (b->ops->caps & cap) != 0;
-}
-
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
 {
 	int ret;

@@ -158,7 +158,6 @@ int backend_rename(struct backend *b, const char *from, const char *to);
 int backend_mkdir(struct backend *b, const char *path);
 int backend_rmdir(struct backend *b, const char *path);
 int backend_statfs(struct backend *b, struct statvfs *st);
-bool backend_has(const struct backend *b, enum backend_caps cap);
 /* "list=3 get=10 ... bytes_up=N bytes_down=N" */
 char *backend_stats_format(struct backend *b);
 

@@ -274,37 +274,6 @@ static GBytes *placeholder_lookup(struct relay *r, const char *path,
 	return raw;
 }
 
-struct relay_placeholder *relay_placeholder_cached(struct relay *r,
-						   const char *path)
-{
-	g_autoptr(GBytes) raw = placeholder_lookup(r, path, NULL, false, 0);
-	gsize len;
-	const char *data;
-
-	if (!raw)
-		return NULL;
-	data = g_bytes_get_data(raw, &len);
-	return relay_placeholder_parse(data, len);
-}
-
-int relay_placeholder_fetch(struct relay *r, const char *path,
-			    struct relay_placeholder **ph)
-{
-	g_autofree char *ph_path = relay_placeholder_path(path);
-	g_autoptr(GBytes) raw = NULL;
-	gsize len;
-	const char *data;
-	int ret = backend_get_small(r->backend, ph_path, 1 << 20, &raw);
-
-	*ph = NULL;
-	if (ret < 0)
-		return ret;
-	relay_placeholder_remember(r, path, NULL, false, raw);
-	data = g_bytes_get_data(raw, &len);
-	*ph = relay_placeholder_parse(data, len);
-	return 0;
-}
-
 GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 				      char **etag)
 {

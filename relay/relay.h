@@ -139,12 +139,6 @@ int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime);
 int relay_get(struct relay *r, const char *path, uint64_t offset,
 	      uint64_t length, const char *etag, backend_sink_fn sink,
 	      void *ctx);
-/* The parsed placeholder of path, fresh from the relay. */
-int relay_placeholder_fetch(struct relay *r, const char *path,
-			    struct relay_placeholder **ph);
-/* The cached placeholder of path, or NULL (no request). */
-struct relay_placeholder *relay_placeholder_cached(struct relay *r,
-						   const char *path);
 
 int relay_delete(struct relay *r, const char *path);
 /* Rename a file (with its placeholder, under both locks) or a directory. */
