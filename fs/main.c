@@ -80,6 +80,7 @@ static void relayfs_free(struct relayfs *fs)
 	if (fs->readahead)
 		g_thread_pool_free(fs->readahead, FALSE, TRUE);
 	fs_nodes_free(fs);
+	g_hash_table_destroy(fs->handles);
 	g_mutex_clear(&fs->nodes_mutex);
 	g_mutex_clear(&fs->retry_mutex);
 	g_cond_clear(&fs->retry_cond);
@@ -102,6 +103,7 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	g_cond_init(&fs->retry_cond);
 	fs->nodes = g_hash_table_new(g_str_hash, g_str_equal);
 	fs->orphans = g_ptr_array_new();
+	fs->handles = g_hash_table_new(NULL, NULL);
 	fs->meta = cache_meta_new(cfg->dir_cache);
 	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
 					  FALSE, NULL);

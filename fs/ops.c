@@ -67,8 +67,28 @@ static void *relayfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fs;
 }
 
+static void close_handle(struct relayfs *fs, struct fs_handle *handle);
+
+/* The kernel sends release(2) asynchronously and drops those still queued
+ * when the mount goes away: close what they would have closed. */
+static void close_lost_handles(struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) lost = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer handle;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_iter_init(&it, fs->handles);
+	while (g_hash_table_iter_next(&it, &handle, NULL))
+		g_ptr_array_add(lost, handle);
+	g_mutex_unlock(&fs->nodes_mutex);
+	for (guint i = 0; i < lost->len; i++)
+		close_handle(fs, lost->pdata[i]);
+}
+
 static void relayfs_destroy(void *data)
 {
+	close_lost_handles(data);
 	fs_retry_stop(data);
 }
 
@@ -228,6 +248,9 @@ static int open_node(const char *path, struct fuse_file_info *fi,
 	handle->node = node;
 	handle->writer = writer;
 	handle->owner = process_of(fuse_get_context()->pid);
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_add(fs->handles, handle);
+	g_mutex_unlock(&fs->nodes_mutex);
 	fi->fh = (uintptr_t)handle;
 	return 0;
 }
@@ -317,19 +340,29 @@ static int relayfs_fsync(const char *path, int datasync,
 	return ret;
 }
 
-static int relayfs_release(const char *path, struct fuse_file_info *fi)
+/* The end of an open file description: the last one of a node ends its
+ * writing (pushing what flush did not) and its pull. */
+static void close_handle(struct relayfs *fs, struct fs_handle *handle)
 {
-	struct relayfs *fs = relayfs_get();
-	struct fs_node *node = handle_node(fi);
-	int opens = fs_node_lock(fs, node);
+	struct fs_node *node = handle->node;
+	int opens;
 
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_remove(fs->handles, handle);
+	g_mutex_unlock(&fs->nodes_mutex);
+	opens = fs_node_lock(fs, node);
 	if (opens == 1) {
 		fs_close_writer_locked(fs, node);
 		fs_close_reader_locked(fs, node);
 	}
 	g_mutex_unlock(&node->mutex);
 	fs_node_put(fs, node, true);
-	g_free(handle_of(fi));
+	g_free(handle);
+}
+
+static int relayfs_release(const char *path, struct fuse_file_info *fi)
+{
+	close_handle(relayfs_get(), handle_of(fi));
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct relayfs {
 	GMutex nodes_mutex;
 	GHashTable *nodes;	/* path -> struct fs_node * */
 	GPtrArray *orphans;	/* nodes displaced, to free (nodes_mutex) */
+	GHashTable *handles;	/* open struct fs_handle (nodes_mutex) */
 	GThread *retry_thread;	/* pushes what failed to push */
 	GThreadPool *readahead;	/* fetches blocks ahead of sequential reads */
 	GMutex retry_mutex;

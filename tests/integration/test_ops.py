@@ -167,3 +167,32 @@ def test_unmount_leaves_no_process_and_no_lock(relay, mount):
     assert alice.unmount() == 0
     assert subprocess.run(["pgrep", "-f", bob.path]).returncode == 1
     assert relay.locks() == []
+
+
+def fuse_connection(path):
+    """The fusectl folder of the mount at path (mounting fusectl if needed)."""
+    ctl = "/sys/fs/fuse/connections"
+    if not os.listdir(ctl):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", ctl], check=False)
+    return os.path.join(ctl, str(os.minor(os.stat(path).st_dev)))
+
+
+def test_aborted_connection_closes_what_was_open(relay, mount):
+    # the kernel drops the release(2) of files still open when the
+    # connection ends: relayfs closes them itself, freeing their locks
+    alice = mount("alice")
+    open(alice.p("f"), "w").write("x" * 4000000)
+    bob = mount("bob", "block_size=64K")
+    ctl = fuse_connection(bob.path)
+    if not os.path.exists(os.path.join(ctl, "abort")):
+        pytest.skip("fusectl is not available here")
+    f = open(bob.p("f"), "rb")
+    f.read(10)
+    assert len(relay.locks()) == 1
+    with open(os.path.join(ctl, "abort"), "w") as a:
+        a.write("1")
+    assert bob.proc.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        f.close()  # ENOTCONN: nobody to tell any more
+    subprocess.run(["fusermount3", "-uz", bob.path], check=False)
+    assert relay.locks() == []
