@@ -396,12 +396,14 @@ static int relayfs_unlink(const char *path)
 	if (ret == -ENOENT && had_staged) {
 		/* never pushed; a failed push may have kept its lock */
 		if (relay_lock_held(fs->relay, rpath))
-			relay_delete(fs->relay, rpath);
+			relay_delete(fs->relay, rpath, NULL);
 		return 0;
 	}
 	if (ret < 0)
 		return ret;
-	ret = f->is_dir ? -EISDIR : relay_delete(fs->relay, rpath);
+	ret = f->is_dir ? -EISDIR :
+			  relay_delete(fs->relay, rpath,
+				       (const char *const *)f->messages);
 	relay_file_free(f);
 	fs_invalidate_parent(fs, rpath);
 	return ret;

@@ -106,6 +106,7 @@ void relay_file_free(struct relay_file *f)
 	g_free(f->name);
 	g_free(f->etag);
 	g_free(f->placeholder_tag);
+	g_strfreev(f->messages);
 	relay_placeholder_free(f->placeholder);
 	if (f->placeholder_raw)
 		g_bytes_unref(f->placeholder_raw);
@@ -121,6 +122,7 @@ struct relay_file *relay_file_copy(const struct relay_file *f)
 	c->name = g_strdup(f->name);
 	c->etag = g_strdup(f->etag);
 	c->placeholder_tag = g_strdup(f->placeholder_tag);
+	c->messages = g_strdupv(f->messages);
 	c->lock.owner = g_strdup(f->lock.owner);
 	c->lock.version = g_strdup(f->lock.version);
 	c->placeholder = NULL;
@@ -303,6 +305,38 @@ static struct relay_file *file_for(GHashTable *files, const char *name)
 	return f;
 }
 
+static void add_message(struct relay_file *f, const char *name)
+{
+	guint n = f->messages ? g_strv_length(f->messages) : 0;
+
+	f->messages = g_renew(char *, f->messages, n + 2);
+	f->messages[n] = g_strdup(name);
+	f->messages[n + 1] = NULL;
+}
+
+/* ".x.message" and ".x.<sub>.message" belong to x; when the name could be
+ * either (".a.b.message": "a.b", or "a" with sub "b"), to the file that
+ * exists, the whole stem first. */
+static void attach_message(GHashTable *files, const char *name)
+{
+	size_t suffix = strlen(".message");
+	g_autofree char *stem = NULL;
+	struct relay_file *f;
+	char *dot;
+
+	if (strlen(name) < suffix + 2)
+		return; /* ".message": nothing between '.' and the suffix */
+	stem = g_strndup(name + 1, strlen(name) - suffix - 1);
+	f = g_hash_table_lookup(files, stem);
+	dot = strrchr(stem, '.');
+	if (!f && dot && dot != stem) {
+		*dot = '\0';
+		f = g_hash_table_lookup(files, stem);
+	}
+	if (f && !f->is_dir)
+		add_message(f, name);
+}
+
 static void fold_entry(struct relay *r, GHashTable *files,
 		       const struct backend_entry *e)
 {
@@ -313,7 +347,7 @@ static void fold_entry(struct relay *r, GHashTable *files,
 	if (kind != RELAY_NAME_REGULAR && (!target || e->is_dir))
 		return; /* a special name that locks nothing: hidden */
 	if (kind == RELAY_NAME_MESSAGE)
-		return;
+		return; /* attach_message, once every file is known */
 	f = file_for(files, kind == RELAY_NAME_REGULAR ? e->name : target);
 	if (kind == RELAY_NAME_LOCK) {
 		f->has_lock = true;
@@ -476,6 +510,13 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files)
 			continue;
 		}
 		fold_entry(r, by_name, e);
+	}
+	for (guint i = 0; i < entries->len; i++) {
+		const struct backend_entry *e = entries->pdata[i];
+
+		if (!e->is_dir && relay_name_is_clean(e->name) &&
+		    relay_name_classify(e->name, NULL) == RELAY_NAME_MESSAGE)
+			attach_message(by_name, e->name);
 	}
 	*files = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)relay_file_free);

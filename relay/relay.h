@@ -44,6 +44,8 @@ struct relay_file {
 	uint64_t placeholder_size;
 	GBytes *placeholder_raw;		/* as read, or NULL */
 	struct relay_placeholder *placeholder;	/* parsed, or NULL */
+	char **messages;	/* names of its message files, NULL-ended,
+				 * or NULL */
 	bool has_lock;
 	int64_t lock_mtime;
 	struct relay_lock_info lock;	/* read when has_lock */
@@ -140,7 +142,10 @@ int relay_get(struct relay *r, const char *path, uint64_t offset,
 	      uint64_t length, const char *etag, backend_sink_fn sink,
 	      void *ctx);
 
-int relay_delete(struct relay *r, const char *path);
+/* rm: the file, its placeholder and the message files the listing showed
+ * (messages: names in path's folder, NULL-ended, may be NULL). */
+int relay_delete(struct relay *r, const char *path,
+		 const char *const *messages);
 /* Rename a file (with its placeholder, under both locks) or a directory. */
 int relay_rename(struct relay *r, const char *from, const char *to,
 		 bool is_dir);

@@ -209,7 +209,22 @@ static int remove_quietly(struct relay *r, const char *path)
 	return ret == -ENOENT ? 0 : ret;
 }
 
-int relay_delete(struct relay *r, const char *path)
+static int remove_messages(struct relay *r, const char *path,
+			   const char *const *messages)
+{
+	g_autofree char *dir = relay_path_dirname(path);
+	int ret = 0;
+
+	for (guint i = 0; messages && messages[i] && ret == 0; i++) {
+		g_autofree char *p = relay_path_join(dir, messages[i]);
+
+		ret = remove_quietly(r, p);
+	}
+	return ret;
+}
+
+int relay_delete(struct relay *r, const char *path,
+		 const char *const *messages)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	int ret = relay_lock_acquire(r, path, RELAY_LOCK_WRITE);
@@ -220,6 +235,8 @@ int relay_delete(struct relay *r, const char *path)
 	ret = backend_remove(r->backend, path);
 	if (ret == 0 || ret == -ENOENT)
 		ret = remove_quietly(r, ph_path);
+	if (ret == 0)
+		ret = remove_messages(r, path, messages);
 	relay_placeholder_forget(r, path);
 	rel = relay_lock_release(r, path);
 	return ret < 0 ? ret : rel;

@@ -21,6 +21,18 @@ def test_rm_removes_content_and_placeholder(relay, mount):
         os.unlink(alice.p("gone.txt"))
 
 
+def test_rm_removes_message_files(relay, mount):
+    # PROTOCOL.md, Delete: "delete .x.placeholder and any .x.*message"
+    alice = mount("alice")
+    open(alice.p("m.txt"), "w").write("m\n")
+    relay.write(".m.txt.1a.message", b"evicted once")
+    relay.write(".m.txt.message", b"note")
+    relay.write(".other.message", b"not ours")
+    assert sorted(os.listdir(alice.path)) == ["m.txt"]
+    os.unlink(alice.p("m.txt"))
+    assert relay.names() == [".other.message"]
+
+
 def test_mv_and_mv_over_existing(relay, mount):
     alice = mount("alice")
     open(alice.p("a.txt"), "w").write("A\n")

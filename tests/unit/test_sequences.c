@@ -447,7 +447,7 @@ static void test_delete_and_rename(struct fixture *fx, gconstpointer data)
 	g_assert_cmpstr(log, ==, "create .a.lock; create .c.lock; rename a; "
 				 "rename .a.placeholder; remove .c.lock; "
 				 "remove .a.lock");
-	g_assert_cmpint(relay_delete(fx->relay, "c"), ==, 0);
+	g_assert_cmpint(relay_delete(fx->relay, "c", NULL), ==, 0);
 	log2 = take_log(fx);
 	g_assert_cmpstr(log2, ==, "create .c.lock; remove c; "
 				  "remove .c.placeholder; remove .c.lock");
@@ -492,12 +492,45 @@ static void test_rmdir_and_listing(struct fixture *fx, gconstpointer data)
 	g_assert_cmpint(g_hash_table_size(fx->fake.files), ==, 0);
 }
 
+/* rm removes the file's message files too (PROTOCOL.md, Delete). */
+static void test_delete_messages(struct fixture *fx, gconstpointer data)
+{
+	g_autoptr(GPtrArray) files = NULL;
+	struct relay_file *m = NULL;
+
+	fake_mkdir(&fx->fake, "d");
+	fake_set(&fx->fake, "d/m", "M", 1, 0);
+	fake_set(&fx->fake, "d/.m.placeholder", "", 0, 0);
+	fake_set(&fx->fake, "d/.m.1.message", "one", 3, 0);
+	fake_set(&fx->fake, "d/.m.message", "two", 3, 0);
+	fake_set(&fx->fake, "d/.mm.message", "other", 5, 0);
+	fake_set(&fx->fake, "d/m.txt", "T", 1, 0);
+	fake_set(&fx->fake, "d/.m.txt.message", "of m.txt", 8, 0);
+	fake_set(&fx->fake, "d/.message", "nobody's", 8, 0);
+	g_assert_cmpint(relay_list(fx->relay, "d", &files), ==, 0);
+	for (guint i = 0; i < files->len; i++)
+		if (strcmp(((struct relay_file *)files->pdata[i])->name,
+			   "m") == 0)
+			m = files->pdata[i];
+	g_assert_nonnull(m);
+	g_assert_cmpint(g_strv_length(m->messages), ==, 2);
+	g_assert_cmpint(relay_delete(fx->relay, "d/m",
+				     (const char *const *)m->messages), ==, 0);
+	g_assert_false(g_hash_table_contains(fx->fake.files, "d/.m.1.message"));
+	g_assert_false(g_hash_table_contains(fx->fake.files, "d/.m.message"));
+	g_assert_true(g_hash_table_contains(fx->fake.files, "d/.mm.message"));
+	g_assert_true(g_hash_table_contains(fx->fake.files,
+					    "d/.m.txt.message"));
+	g_assert_cmpint(g_hash_table_size(fx->fake.files), ==, 5);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn, data)                                                 \
 	g_test_add(name, struct fixture, data, setup, fn, teardown)
 	ADD("/sequences/push", test_push, NULL);
+	ADD("/sequences/delete-messages", test_delete_messages, NULL);
 	ADD("/sequences/push-no-excl", test_push_without_exclusive_create,
 	    "no-excl");
 	ADD("/sequences/register-pull", test_register_pull, NULL);
