@@ -2,6 +2,9 @@
  * cache, and hand the operation table to libfuse. */
 #include "fs/relayfs.h"
 
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -125,6 +128,59 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	return fs;
 }
 
+/* The event loop of a mounted fs: the loop's result, which is the signal
+ * that stopped it, if one did. */
+static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *loop;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_loop(fuse);
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+	/* libfuse 3.14 leaves UINT_MAX when it is not given and then warns
+	 * about its own default (libfuse #1003) */
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+	ret = fuse_loop_mt(fuse, loop);
+	fuse_loop_cfg_destroy(loop);
+	return ret;
+}
+
+/* What fuse_main() does, except that a stop asked for by SIGTERM, SIGINT
+ * or SIGHUP (systemctl stop, Ctrl-C) is a clean exit, as an unmount is. */
+static int mount_and_serve(struct fuse_args *args, struct relayfs *fs)
+{
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse *fuse;
+	int ret = 1;
+
+	if (fuse_parse_cmdline(args, &opts) != 0)
+		return 1;
+	fuse = fuse_new(args, &relayfs_operations, sizeof(relayfs_operations),
+			fs);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, opts.mountpoint) != 0)
+		goto out_destroy;
+	if (fuse_daemonize(opts.foreground) == 0 &&
+	    fuse_set_signal_handlers(fuse_get_session(fuse)) == 0) {
+		ret = serve(fuse, &opts);
+		fuse_remove_signal_handlers(fuse_get_session(fuse));
+		if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+			ret = 0;
+		ret = ret ? 1 : 0;
+	}
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+out:
+	free(opts.mountpoint);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct relayfs_config cfg = { 0 };
@@ -147,10 +203,7 @@ int main(int argc, char **argv)
 	fs = relayfs_new(&cfg);
 	if (!fs)
 		goto out_args;
-	/* libfuse 3.14 warns about its own unset default (libfuse #1003)
-	 * unless this is given; a user's own value comes later and wins */
-	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=10");
-	ret = fuse_main(args.argc, args.argv, &relayfs_operations, fs) ? 1 : 0;
+	ret = mount_and_serve(&args, fs);
 	relayfs_free(fs);
 out_args:
 	fuse_opt_free_args(&args);

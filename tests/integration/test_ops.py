@@ -3,6 +3,7 @@ the relay folder afterwards (DESIGN.md, Operations)."""
 
 import errno
 import os
+import signal
 import subprocess
 
 import pytest
@@ -207,4 +208,18 @@ def test_aborted_connection_closes_what_was_open(relay, mount):
     with pytest.raises(OSError):
         f.close()  # ENOTCONN: nobody to tell any more
     subprocess.run(["fusermount3", "-uz", bob.path], check=False)
+    assert relay.locks() == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_by_signal_is_clean(relay, mount, sig):
+    # systemctl stop, Ctrl-C: unmounted, exit 0, nothing left locked
+    alice = mount("alice")
+    open(alice.p("f"), "w").write("x" * 4000000)
+    bob = mount("bob", "block_size=64K")
+    with open(bob.p("f"), "rb") as f:
+        f.read(10)
+    bob.proc.send_signal(sig)
+    assert bob.proc.wait(timeout=30) == 0
+    assert not os.path.ismount(bob.path)
     assert relay.locks() == []
