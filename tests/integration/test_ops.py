@@ -217,9 +217,14 @@ def test_stop_by_signal_is_clean(relay, mount, sig):
     alice = mount("alice")
     open(alice.p("f"), "w").write("x" * 4000000)
     bob = mount("bob", "block_size=64K")
-    with open(bob.p("f"), "rb") as f:
-        f.read(10)
-    bob.proc.send_signal(sig)
+    f = open(bob.p("f"), "rb")
+    f.read(10)
+    assert len(relay.locks()) == 1
+    bob.proc.send_signal(sig)  # while the file is still open
     assert bob.proc.wait(timeout=30) == 0
     assert not os.path.ismount(bob.path)
     assert relay.locks() == []
+    with pytest.raises(OSError):
+        f.read()
+    with pytest.raises(OSError):
+        f.close()
