@@ -5,6 +5,7 @@ signal, never a mount; --help lists every option and --version the version.
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -259,3 +260,31 @@ def test_help_wins_over_bad_config(tree):
     res = run(env, ["--help"])
     assert res.returncode == 0
     assert res.stderr == b""
+
+
+def test_readme_mount_command_uses_the_default_relay(tree):
+    # README: scripts/mount.sh MOUNTPOINT mounts the embedded default relay
+    # ($XDG_DATA_HOME/relayfs/relay), in the background
+    t, env = tree
+    script = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), "scripts", "mount.sh")
+    mnt = t / "newmnt"  # mount.sh makes it
+    res = subprocess.run([script, str(mnt), "-o", "client=alice"], env=env,
+                         stdin=subprocess.DEVNULL, capture_output=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr.decode()
+    try:
+        assert os.path.ismount(mnt)
+        (mnt / "hello.txt").write_text("hello\n")
+        relay = t / "data" / "relayfs" / "relay"
+        assert (relay / "hello.txt").read_text() == "hello\n"
+        assert (relay / ".hello.txt.placeholder").exists()
+        assert sorted(os.listdir(mnt)) == ["hello.txt"]
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], check=False,
+                       timeout=TIMEOUT)
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and subprocess.run(
+            ["pgrep", "-f", str(mnt)], capture_output=True).returncode == 0:
+        time.sleep(0.1)
+    assert subprocess.run(["pgrep", "-f", str(mnt)]).returncode == 1
