@@ -22,6 +22,7 @@ struct relayfs_config {
 	unsigned dir_cache;	/* seconds, default 10 */
 	enum relayfs_checksum checksum;
 	unsigned transfers;	/* default 4, >= 1 */
+	unsigned timeout;	/* seconds without progress, default 30 */
 	char *cacert;
 	bool insecure;
 	char *identity;

@@ -17,7 +17,7 @@ TIMEOUT = 30
 # Every relayfs option; --help must list each.
 OPTIONS = [
     "relay", "client", "pullers", "lock_timeout", "lock_wait", "cache_dir",
-    "cache_size", "block_size", "dir_cache", "checksum", "transfers",
+    "cache_size", "block_size", "dir_cache", "checksum", "transfers", "timeout",
     "cacert", "insecure", "identity", "user", "password_file", "endpoint",
     "region",
 ]

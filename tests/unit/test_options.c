@@ -179,6 +179,9 @@ static const struct bad_case bad_cases[] = {
 	{"transfers-65", NULL, {"-o", "transfers=65", "@/mnt"}, E,
 	 "relayfs: bad value for transfers: '65' (a whole number from 1 to "
 	 "64)\n"},
+	{"timeout-0", NULL, {"-o", "timeout=0", "@/mnt"}, E,
+	 "relayfs: bad value for timeout: '0' (a whole number from 1 to "
+	 "86400)\n"},
 	{"lock-timeout-0", NULL, {"-o", "lock_timeout=0", "@/mnt"}, E,
 	 "relayfs: bad value for lock_timeout: '0' (a whole number >= 1)\n"},
 	{"lock-wait", NULL, {"-o", "lock_wait=1s", "@/mnt"}, E,
@@ -406,6 +409,7 @@ static void test_defaults(void)
 	g_assert_cmpuint(cfg.dir_cache, ==, 10);
 	g_assert_cmpint(cfg.checksum, ==, CHECKSUM_SHA512);
 	g_assert_cmpuint(cfg.transfers, ==, 4);
+	g_assert_cmpuint(cfg.timeout, ==, 30);
 	g_assert_false(cfg.insecure);
 	g_assert_false(cfg.foreground);
 	g_assert_false(cfg.debug);
@@ -690,7 +694,7 @@ static void test_flags(void)
 static const char *const help_names[] = {
 	"relay=", "client=", "pullers=", "lock_timeout=", "lock_wait=",
 	"cache_dir=", "cache_size=", "block_size=", "dir_cache=", "checksum=",
-	"transfers=", "cacert=", "insecure", "identity=", "user=",
+	"transfers=", "timeout=", "cacert=", "insecure", "identity=", "user=",
 	"password_file=", "endpoint=", "region=",
 };
 
