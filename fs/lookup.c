@@ -23,6 +23,12 @@ int fs_listing(struct relayfs *fs, const char *dir, GHashTable **out)
 	*out = cache_meta_get(fs->meta, dir);
 	if (*out)
 		return 0;
+	if (relay_unanswered(fs->relay)) {
+		/* no need to wait for it again: the last listing serves */
+		*out = cache_meta_get_stale(fs->meta, dir);
+		if (*out)
+			return 0;
+	}
 	ret = relay_list(fs->relay, dir, &files);
 	if (ret == -EIO || ret == -ETIMEDOUT) {
 		/* the relay is out of reach: the last listing, however old,

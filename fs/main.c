@@ -44,8 +44,8 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.endpoint = cfg->endpoint,
 		.region = cfg->region,
 		.transfers = cfg->transfers,
-		.connect_timeout = 10,
-		.io_timeout = 30,
+		.connect_timeout = MIN(10, cfg->timeout),
+		.io_timeout = cfg->timeout,
 	};
 	struct relay_params params = {
 		.client = cfg->client,

@@ -52,6 +52,8 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 		node->staged = NULL;
 		return;
 	}
+	if (node->staged->dirty && relay_unanswered(fs->relay))
+		return; /* the close just failed for it: the retry thread */
 	if (fs_push_locked(fs, node) < 0)
 		return; /* stays staged: the retry thread pushes it */
 	if (node->staged_key)
@@ -499,15 +501,33 @@ static unsigned retry_interval(void)
 	return seconds;
 }
 
+/* Locks of ours left on the relay that nothing holds: by an earlier mount
+ * (a crash), or by a request that went unanswered. */
+static void repair_locks(struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) paths = cache_journal_list(fs->cache);
+
+	for (guint i = 0; i < paths->len; i++)
+		relay_lock_repair(fs->relay, paths->pdata[i]);
+}
+
 static gpointer retry_main(gpointer data)
 {
 	struct relayfs *fs = data;
 	gint64 interval = (gint64)retry_interval() * G_USEC_PER_SEC;
+	bool first = true;
 
 	g_mutex_lock(&fs->retry_mutex);
 	while (!fs->stopping) {
 		g_mutex_unlock(&fs->retry_mutex);
-		retry_pending(fs);
+		/* a relay that just left a request unanswered would hold up
+		 * the files retried (and their readers) for a timeout each */
+		if (!relay_unanswered(fs->relay)) {
+			if (!first)
+				repair_locks(fs); /* fs_retry_start did it */
+			retry_pending(fs);
+		}
+		first = false;
 		g_mutex_lock(&fs->retry_mutex);
 		if (!fs->stopping)
 			g_cond_wait_until(&fs->retry_cond, &fs->retry_mutex,
@@ -515,15 +535,6 @@ static gpointer retry_main(gpointer data)
 	}
 	g_mutex_unlock(&fs->retry_mutex);
 	return NULL;
-}
-
-/* Locks an earlier mount of ours left on the relay (a crash). */
-static void repair_locks(struct relayfs *fs)
-{
-	g_autoptr(GPtrArray) paths = cache_journal_list(fs->cache);
-
-	for (guint i = 0; i < paths->len; i++)
-		relay_lock_repair(fs->relay, paths->pdata[i]);
 }
 
 void fs_retry_start(struct relayfs *fs)

@@ -95,6 +95,27 @@ void backend_close(struct backend *b)
 	g_free(b);
 }
 
+/* Note whether the relay answered (a refusal is an answer too), for
+ * backend_unanswered. Gives ret back. */
+static int answered(struct backend *b, int ret)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (ret == -EIO || ret == -ETIMEDOUT)
+		__atomic_store_n(&b->unanswered_at, now, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&b->answered_at, now, __ATOMIC_RELAXED);
+	return ret;
+}
+
+bool backend_unanswered(struct backend *b, gint64 within_us)
+{
+	gint64 failed = __atomic_load_n(&b->unanswered_at, __ATOMIC_RELAXED);
+	gint64 ok = __atomic_load_n(&b->answered_at, __ATOMIC_RELAXED);
+
+	return failed > ok && g_get_monotonic_time() - failed < within_us;
+}
+
 static void count(struct backend *b, enum backend_request_kind kind)
 {
 	__atomic_fetch_add(&b->requests[kind], 1, __ATOMIC_RELAXED);
@@ -107,7 +128,7 @@ int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
 	*entries = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)backend_entry_free);
 	count(b, BACKEND_REQ_LIST);
-	ret = b->ops->list(b->state, dir, *entries);
+	ret = answered(b, b->ops->list(b->state, dir, *entries));
 	if (ret < 0)
 		g_clear_pointer(entries, g_ptr_array_unref);
 	return ret;
@@ -118,7 +139,7 @@ int backend_stat(struct backend *b, const char *path,
 {
 	memset(entry, 0, sizeof(*entry));
 	count(b, BACKEND_REQ_STAT);
-	return b->ops->stat(b->state, path, entry);
+	return answered(b, b->ops->stat(b->state, path, entry));
 }
 
 struct counting_sink {
@@ -142,8 +163,8 @@ int backend_get(struct backend *b, const char *path, uint64_t offset,
 	struct counting_sink cs = { b, sink, ctx };
 
 	count(b, BACKEND_REQ_GET);
-	return b->ops->get(b->state, path, offset, length, etag,
-			   counting_sink_write, &cs);
+	return answered(b, b->ops->get(b->state, path, offset, length, etag,
+			   counting_sink_write, &cs));
 }
 
 struct small_sink {
@@ -182,7 +203,7 @@ int backend_put(struct backend *b, const char *path, int fd, uint64_t size)
 	int ret;
 
 	count(b, BACKEND_REQ_PUT);
-	ret = b->ops->put(b->state, path, fd, size);
+	ret = answered(b, b->ops->put(b->state, path, fd, size));
 	if (ret == 0)
 		__atomic_fetch_add(&b->bytes_up, size, __ATOMIC_RELAXED);
 	return ret;
@@ -194,7 +215,7 @@ int backend_put_data(struct backend *b, const char *path, const void *data,
 	int ret;
 
 	count(b, BACKEND_REQ_PUT);
-	ret = b->ops->put_data(b->state, path, data, len);
+	ret = answered(b, b->ops->put_data(b->state, path, data, len));
 	if (ret == 0)
 		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
 	return ret;
@@ -208,7 +229,8 @@ int backend_put_data_if(struct backend *b, const char *path, const void *data,
 	if (!b->ops->put_data_if || !etag)
 		return -ENOSYS;
 	count(b, BACKEND_REQ_PUT);
-	ret = b->ops->put_data_if(b->state, path, data, len, etag);
+	ret = answered(b, b->ops->put_data_if(b->state, path, data, len,
+					      etag));
 	if (ret == 0)
 		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
 	return ret;
@@ -222,7 +244,7 @@ int backend_create_excl(struct backend *b, const char *path, const void *data,
 	if (!b->ops->create_excl)
 		return -ENOSYS;
 	count(b, BACKEND_REQ_CREATE);
-	ret = b->ops->create_excl(b->state, path, data, len);
+	ret = answered(b, b->ops->create_excl(b->state, path, data, len));
 	if (ret == 0)
 		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
 	return ret;
@@ -231,7 +253,7 @@ int backend_create_excl(struct backend *b, const char *path, const void *data,
 int backend_remove(struct backend *b, const char *path)
 {
 	count(b, BACKEND_REQ_REMOVE);
-	return b->ops->remove(b->state, path);
+	return answered(b, b->ops->remove(b->state, path));
 }
 
 struct copy_sink {
@@ -274,19 +296,19 @@ int backend_rename(struct backend *b, const char *from, const char *to)
 	if (!b->ops->rename)
 		return rename_by_copy(b, from, to);
 	count(b, BACKEND_REQ_RENAME);
-	return b->ops->rename(b->state, from, to);
+	return answered(b, b->ops->rename(b->state, from, to));
 }
 
 int backend_mkdir(struct backend *b, const char *path)
 {
 	count(b, BACKEND_REQ_MKDIR);
-	return b->ops->mkdir(b->state, path);
+	return answered(b, b->ops->mkdir(b->state, path));
 }
 
 int backend_rmdir(struct backend *b, const char *path)
 {
 	count(b, BACKEND_REQ_RMDIR);
-	return b->ops->rmdir(b->state, path);
+	return answered(b, b->ops->rmdir(b->state, path));
 }
 
 int backend_statfs(struct backend *b, struct statvfs *st)
@@ -295,7 +317,7 @@ int backend_statfs(struct backend *b, struct statvfs *st)
 	if (!b->ops->statfs)
 		return -ENOSYS;
 	count(b, BACKEND_REQ_STATFS);
-	return b->ops->statfs(b->state, st);
+	return answered(b, b->ops->statfs(b->state, st));
 }
 
 char *backend_stats_format(struct backend *b)

@@ -122,6 +122,7 @@ struct backend {
 	void *state;
 	gint64 requests[BACKEND_REQ_KINDS];	/* atomic */
 	gint64 bytes_up, bytes_down;		/* atomic */
+	gint64 answered_at, unanswered_at;	/* atomic, monotonic us */
 };
 
 /* Pick the backend for opt->url by scheme ("/path" means local) and open
@@ -133,6 +134,9 @@ int backend_open_ops(const struct relay_backend *ops,
 		     const struct backend_options *opt, struct backend **out,
 		     char **message);
 void backend_close(struct backend *b);
+/* The last request got no answer (EIO, ETIMEDOUT), less than within_us
+ * ago, and none has been answered since. */
+bool backend_unanswered(struct backend *b, gint64 within_us);
 
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries);
 int backend_stat(struct backend *b, const char *path,

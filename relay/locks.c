@@ -44,6 +44,72 @@ bool relay_lock_held(struct relay *r, const char *path)
 	return held;
 }
 
+/* This mount takes or repairs path's lock in one thread at a time, so
+ * that a lock in our name it does not hold is known to be nobody's. */
+static void path_claim(struct relay *r, const char *path)
+{
+	g_mutex_lock(&r->mutex);
+	while (g_hash_table_contains(r->claimed, path))
+		g_cond_wait(&r->claim_cond, &r->mutex);
+	g_hash_table_add(r->claimed, g_strdup(path));
+	g_mutex_unlock(&r->mutex);
+}
+
+static void path_unclaim(struct relay *r, const char *path)
+{
+	g_mutex_lock(&r->mutex);
+	g_hash_table_remove(r->claimed, path);
+	g_cond_broadcast(&r->claim_cond);
+	g_mutex_unlock(&r->mutex);
+}
+
+/* How long after the last unanswered request on a lock one of ours may
+ * still appear: a hung server goes on with what it was sent once it
+ * wakes up, long after we gave up waiting. */
+#define UNCERTAIN_US (60 * G_USEC_PER_SEC)
+
+/* A request on path's lock failed without an answer (the server went
+ * away, or did not answer in time): a lock of ours may be there, or turn
+ * up later. The journal lets a later mount release it too. */
+static void lock_uncertain(struct relay *r, const char *path)
+{
+	gint64 *since = g_new(gint64, 1);
+
+	*since = g_get_monotonic_time();
+	g_mutex_lock(&r->mutex);
+	g_hash_table_replace(r->uncertain, g_strdup(path), since);
+	g_mutex_unlock(&r->mutex);
+	if (r->journal)
+		r->journal->taken(r->journal->ctx, path);
+}
+
+static bool lock_is_uncertain(struct relay *r, const char *path)
+{
+	bool uncertain;
+
+	g_mutex_lock(&r->mutex);
+	uncertain = g_hash_table_contains(r->uncertain, path);
+	g_mutex_unlock(&r->mutex);
+	return uncertain;
+}
+
+/* No lock of ours that this mount does not hold is at path now: forget
+ * path once no unanswered request on it can still land. */
+static void lock_settled(struct relay *r, const char *path)
+{
+	gint64 *since;
+	bool settled;
+
+	g_mutex_lock(&r->mutex);
+	since = g_hash_table_lookup(r->uncertain, path);
+	settled = !since || g_get_monotonic_time() - *since >= UNCERTAIN_US;
+	if (settled)
+		g_hash_table_remove(r->uncertain, path);
+	g_mutex_unlock(&r->mutex);
+	if (settled && r->journal && !relay_lock_held(r, path))
+		r->journal->released(r->journal->ctx, path);
+}
+
 /* Count one more acquisition if this mount holds path's lock already. */
 static bool lock_nest(struct relay *r, const char *path,
 		      enum relay_lock_mode mode, bool *upgrade)
@@ -143,13 +209,20 @@ static int lock_inspect(struct relay *r, const char *lock_path,
 	if (ret < 0)
 		return ret;
 	ret = -EBUSY;
-	if (stale) {
+	if (g_strcmp0(info.owner, r->params.client) == 0 &&
+	    lock_is_uncertain(r, path)) {
+		g_message("relay: removing the lock of %s left by an "
+			  "unanswered request of ours", path);
+		ret = backend_remove(r->backend, lock_path);
+		if (ret == 0 || ret == -ENOENT)
+			lock_settled(r, path);
+	} else if (stale) {
 		g_warning("relay: breaking stale lock of %s held by %s", path,
 			  info.owner ? info.owner : "nobody known");
 		ret = backend_remove(r->backend, lock_path);
-		if (ret == -ENOENT)
-			ret = 0;
 	}
+	if (ret == -ENOENT)
+		ret = 0;
 	g_free(*holder);
 	*holder = g_strdup(info.owner ? info.owner : "nobody known");
 	relay_lock_info_clear(&info);
@@ -175,8 +248,9 @@ static int nest_upgrade(struct relay *r, const char *path)
 	return ret;
 }
 
-int relay_lock_acquire(struct relay *r, const char *path,
-		       enum relay_lock_mode mode)
+/* relay_lock_acquire, while this thread has claimed path. */
+static int lock_acquire_claimed(struct relay *r, const char *path,
+				enum relay_lock_mode mode)
 {
 	g_autofree char *lock_path = relay_lock_path(path);
 	g_autofree char *holder = NULL;
@@ -195,6 +269,8 @@ int relay_lock_acquire(struct relay *r, const char *path,
 			lock_remember(r, path, mode);
 			return 0;
 		}
+		if (ret == -EIO || ret == -ETIMEDOUT)
+			lock_uncertain(r, path); /* it may have been made */
 		if (ret != -EEXIST)
 			return ret;
 		ret = lock_inspect(r, lock_path, path, &holder);
@@ -210,6 +286,17 @@ int relay_lock_acquire(struct relay *r, const char *path,
 	g_message("relay: %s is locked by %s; gave up after %u s", path,
 		  holder, r->params.lock_wait);
 	return -EBUSY;
+}
+
+int relay_lock_acquire(struct relay *r, const char *path,
+		       enum relay_lock_mode mode)
+{
+	int ret;
+
+	path_claim(r, path);
+	ret = lock_acquire_claimed(r, path, mode);
+	path_unclaim(r, path);
+	return ret;
 }
 
 int relay_lock_release(struct relay *r, const char *path)
@@ -231,11 +318,13 @@ int relay_lock_release(struct relay *r, const char *path)
 	lock_path = relay_lock_path(path);
 	ret = backend_remove(r->backend, lock_path);
 	if (ret < 0 && ret != -ENOENT) {
-		g_warning("relay: could not release the lock of %s: %s; the "
-			  "next mount releases it", path, g_strerror(-ret));
+		g_warning("relay: could not release the lock of %s: %s; "
+			  "released once the relay answers", path,
+			  g_strerror(-ret));
+		lock_uncertain(r, path);
 		return ret;
 	}
-	if (r->journal)
+	if (r->journal && !lock_is_uncertain(r, path))
 		r->journal->released(r->journal->ctx, path);
 	return 0;
 }
@@ -251,7 +340,8 @@ void relay_lock_keep(struct relay *r, const char *path)
 	g_mutex_unlock(&r->mutex);
 }
 
-int relay_lock_repair(struct relay *r, const char *path)
+/* relay_lock_repair, while this thread has claimed path. */
+static int lock_repair_claimed(struct relay *r, const char *path)
 {
 	g_autofree char *lock_path = relay_lock_path(path);
 	struct relay_lock_info info;
@@ -262,18 +352,29 @@ int relay_lock_repair(struct relay *r, const char *path)
 		return 0;
 	ret = relay_lock_read(r, lock_path, &info, &stale);
 	if (ret == -ENOENT) {
-		if (r->journal)
-			r->journal->released(r->journal->ctx, path);
+		lock_settled(r, path);
 		return 0;
 	}
+	if ((ret == -EIO || ret == -ETIMEDOUT) && lock_is_uncertain(r, path))
+		lock_uncertain(r, path); /* still no answer: wait longer */
 	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
 		g_message("relay: releasing the lock of %s left by an earlier "
-			  "mount", path);
+			  "mount or an unanswered request", path);
 		ret = backend_remove(r->backend, lock_path);
 		ret = ret == -ENOENT ? 0 : ret;
 	}
 	relay_lock_info_clear(&info);
-	if (ret == 0 && r->journal)
-		r->journal->released(r->journal->ctx, path);
+	if (ret == 0)
+		lock_settled(r, path);
+	return ret;
+}
+
+int relay_lock_repair(struct relay *r, const char *path)
+{
+	int ret;
+
+	path_claim(r, path);
+	ret = lock_repair_claimed(r, path);
+	path_unclaim(r, path);
 	return ret;
 }

@@ -33,6 +33,11 @@ struct relay *relay_new(struct backend *backend,
 	g_mutex_init(&r->mutex);
 	r->held_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					      g_free);
+	r->claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   NULL);
+	g_cond_init(&r->claim_cond);
+	r->uncertain = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					     g_free);
 	r->placeholders = g_hash_table_new_full(g_str_hash, g_str_equal,
 						g_free,
 						cached_placeholder_free);
@@ -58,11 +63,19 @@ void relay_free(struct relay *r)
 		return;
 	g_thread_pool_free(r->fetchers, FALSE, TRUE);
 	g_hash_table_destroy(r->held_locks);
+	g_hash_table_destroy(r->claimed);
+	g_cond_clear(&r->claim_cond);
+	g_hash_table_destroy(r->uncertain);
 	g_hash_table_destroy(r->placeholders);
 	g_mutex_clear(&r->mutex);
 	g_free((char *)r->params.client);
 	backend_close(r->backend);
 	g_free(r);
+}
+
+bool relay_unanswered(struct relay *r)
+{
+	return backend_unanswered(r->backend, 10 * G_USEC_PER_SEC);
 }
 
 void relay_set_lock_journal(struct relay *r,

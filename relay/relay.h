@@ -109,11 +109,15 @@ const char *relay_file_state_name(enum relay_file_state state);
  * visible or not (relay_file_visible tells). Unsafe names are skipped
  * with a warning. */
 int relay_list(struct relay *r, const char *dir, GPtrArray **files);
+/* The relay's last request went unanswered a few seconds ago (10 s) and
+ * none has been answered since: the caller may skip asking again. */
+bool relay_unanswered(struct relay *r);
 
 /* Take path's lock in mode, waiting up to lock_wait for a foreign one
  * (then -EBUSY); breaks stale locks with a warning. Nested acquisitions
  * by this mount count. A lock in our name that this mount does not hold
- * is foreign too: only relay_lock_repair, from the journal, breaks it. */
+ * is foreign too (another mount may use our name), unless a request of
+ * ours on it went unanswered: then it is ours and removed. */
 int relay_lock_acquire(struct relay *r, const char *path,
 		       enum relay_lock_mode mode);
 /* Drop one acquisition; the lock file is deleted with the last. */
@@ -122,8 +126,9 @@ int relay_lock_release(struct relay *r, const char *path);
  * (a push that failed half way must not show a half-written file). */
 void relay_lock_keep(struct relay *r, const char *path);
 bool relay_lock_held(struct relay *r, const char *path);
-/* Delete path's lock if it is ours but this mount does not hold it (left
- * by a crash, found through the journal). */
+/* Delete path's lock if it is ours but this mount does not hold it: left
+ * by a crash, or by a request that went unanswered (found through the
+ * journal, which then forgets path). */
 int relay_lock_repair(struct relay *r, const char *path);
 
 /* Push: lock, placeholder (pusher = us, mtime, checksum, no pullers),

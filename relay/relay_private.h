@@ -10,6 +10,13 @@ struct relay {
 	struct relay_params params;	/* strings owned */
 	GMutex mutex;
 	GHashTable *held_locks;		/* path -> struct held_lock * */
+	/* paths whose lock this mount is taking or repairing, one thread
+	 * at a time (claim_cond wakes the others) */
+	GHashTable *claimed;
+	GCond claim_cond;
+	/* paths where a lock in our name may be left that this mount does
+	 * not hold: a create or delete of it whose outcome is unknown */
+	GHashTable *uncertain;
 	GHashTable *placeholders;	/* path -> struct cached_placeholder * */
 	GThreadPool *fetchers;		/* placeholder fetches of listings */
 	const struct relay_lock_journal *journal;	/* or NULL */

@@ -9,6 +9,7 @@ Python API (stdlib only):
     srv.connections()  how many TCP connections Apache accepted
     srv.clear_log()
     srv.pause(), srv.resume()   kill it and start it again on its port
+    srv.freeze(), srv.thaw()    SIGSTOP / SIGCONT it (a hung server)
     srv.stop()     (also registered with atexit)
 
 Command line (for the C unit tests):
@@ -41,6 +42,22 @@ MODULES = "/usr/lib/apache2/modules"
 LOG_FORMAT = "%m %U %>s %B"
 CONN_FORMAT = "%k %m %U"   # %k: keep-alive requests so far, 0 = new conn
 REALM = "relay"
+
+
+def _group_states(pgid):
+    """{pid: state letter} of the processes in process group pgid."""
+    states = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            states[int(name)] = fields[0]
+    return states
 
 
 def _free_port():
@@ -293,7 +310,26 @@ class Apache:
             raise RuntimeError("apache did not start again: %s %s" % (
                 self._kill().strip(), self._errors()))
 
+    def freeze(self):
+        """Stop the server's processes (SIGSTOP): connections are still
+        accepted by the kernel, and nothing answers, as with a hung
+        server; thaw() lets it go on with what it was sent meanwhile."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = _group_states(self.proc.pid)
+            if states and all(s in "Tt" for s in states.values()):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("apache did not stop: %r" %
+                           _group_states(self.proc.pid))
+
+    def thaw(self):
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     def stop(self):
+        if self.proc is not None:
+            self.thaw()
         self._kill()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -65,6 +65,67 @@ def test_server_down_during_pull_then_back(relay, mount):
     assert wait_for(lambda: not relay.locks(), 10)
 
 
+@backends("webdav")
+def test_hung_server_during_push_then_back(relay, mount):
+    # the server accepts connections and answers nothing: close fails
+    # after `timeout`, the copy is kept, and once the server goes on (with
+    # the lock our unanswered request made) the push lands, no lock left
+    alice = mount("alice", "timeout=2")
+    alice.allow("webdav:")
+    alice.allow("push of f.txt failed")
+    alice.allow("relay:")
+    os.listdir(alice.path)
+    relay.server.freeze()
+    try:
+        start = time.monotonic()
+        with pytest.raises(OSError) as e:
+            push(alice, "f.txt", "written while the server hung\n")
+        assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
+        assert time.monotonic() - start < 30
+        with open(alice.p("f.txt")) as f:
+            assert f.read() == "written while the server hung\n"
+        assert "f.txt" in os.listdir(alice.path)
+    finally:
+        relay.server.thaw()
+    assert wait_for(lambda: relay.exists("f.txt") and not relay.locks(), 30)
+    assert relay.read("f.txt") == b"written while the server hung\n"
+    assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
+        "alice"
+
+
+@backends("webdav")
+def test_hung_server_during_pull_then_back(relay, mount):
+    # a read lock whose creation went unanswered must not stay behind to
+    # block the pusher's next version for good
+    alice = mount("alice")
+    alice.allow("push of g.bin failed: Device or resource busy")
+    push(alice, "g.bin", "x" * 200000)
+    bob = mount("bob", "timeout=2")
+    bob.allow("webdav:")
+    bob.allow("relay:")
+    os.stat(bob.p("g.bin"))
+    relay.server.freeze()
+    try:
+        start = time.monotonic()
+        with pytest.raises(OSError) as e:
+            with open(bob.p("g.bin"), "rb") as f:
+                f.read()
+        assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
+        assert time.monotonic() - start < 30
+    finally:
+        relay.server.thaw()
+    try:
+        push(alice, "g.bin", "y" * 100)
+    except OSError as e:
+        # bob's unanswered lock request may land now: until bob removes
+        # it, alice's copy waits (and is pushed again)
+        assert e.errno == errno.EBUSY
+    assert wait_for(lambda: relay.exists("g.bin") and not relay.locks() and
+                    relay.read("g.bin") == b"y" * 100, 40), bob.text()
+    with open(bob.p("g.bin"), "rb") as f:
+        assert f.read() == b"y" * 100
+
+
 def test_crash_while_writing_loses_nothing(relay, mount):
     alice = mount("alice")
     data = os.urandom(1000000)
