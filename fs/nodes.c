@@ -50,7 +50,7 @@ struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
 	}
 	if (node) {
 		node->refs++;
-		node->opens += open;
+		g_atomic_int_add(&node->opens, open);
 	}
 	g_mutex_unlock(&fs->nodes_mutex);
 	return node;
@@ -62,10 +62,14 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
 
 	g_mutex_lock(&fs->nodes_mutex);
 	node->refs--;
-	node->opens -= was_open;
-	g_mutex_lock(&node->mutex);
-	drop = node->refs == 0 && (!node->staged || node->deleted);
-	g_mutex_unlock(&node->mutex);
+	g_atomic_int_add(&node->opens, -(int)was_open);
+	drop = node->refs == 0;
+	if (drop) {
+		/* nobody else has it: its mutex is free */
+		g_mutex_lock(&node->mutex);
+		drop = !node->staged || node->deleted;
+		g_mutex_unlock(&node->mutex);
+	}
 	if (drop && g_hash_table_lookup(fs->nodes, node->path) == node)
 		g_hash_table_remove(fs->nodes, node->path);
 	g_mutex_unlock(&fs->nodes_mutex);
@@ -82,23 +86,21 @@ void fs_node_ref(struct relayfs *fs, struct fs_node *node)
 
 int fs_node_lock(struct relayfs *fs, struct fs_node *node)
 {
-	int opens;
-
-	g_mutex_lock(&fs->nodes_mutex);
-	opens = node->opens;
+	/* not under nodes_mutex: another thread may hold mutex for a whole
+	 * push, and everything else would wait for it */
 	g_mutex_lock(&node->mutex);
-	g_mutex_unlock(&fs->nodes_mutex);
-	return opens;
+	return g_atomic_int_get(&node->opens);
+}
+
+void fs_node_staged_changed_locked(struct fs_node *node)
+{
+	g_atomic_int_set(&node->staged_live,
+			 node->staged != NULL && !node->deleted);
 }
 
 int fs_node_opens(struct relayfs *fs, struct fs_node *node)
 {
-	int opens;
-
-	g_mutex_lock(&fs->nodes_mutex);
-	opens = node->opens;
-	g_mutex_unlock(&fs->nodes_mutex);
-	return opens;
+	return g_atomic_int_get(&node->opens);
 }
 
 void fs_node_orphan(struct relayfs *fs, struct fs_node *node)
@@ -120,6 +122,7 @@ static void move_locked(struct relayfs *fs, struct fs_node *node,
 		g_hash_table_steal(fs->nodes, to);
 		g_mutex_lock(&there->mutex);
 		there->deleted = true;
+		fs_node_staged_changed_locked(there);
 		g_mutex_unlock(&there->mutex);
 		if (there->refs == 0)
 			g_ptr_array_add(fs->orphans, there);
@@ -171,20 +174,14 @@ static bool is_staged_in(struct fs_node *node, const void *dir)
 	g_autofree char *parent = relay_path_dirname(node->path);
 	bool staged;
 
-	g_mutex_lock(&node->mutex);
-	staged = node->staged && !node->deleted;
-	g_mutex_unlock(&node->mutex);
+	staged = g_atomic_int_get(&node->staged_live);
 	return staged && strcmp(parent, dir) == 0;
 }
 
 static bool is_pending(struct fs_node *node, const void *unused)
 {
-	bool waiting;
-
-	g_mutex_lock(&node->mutex);
-	waiting = node->staged && node->opens == 0;
-	g_mutex_unlock(&node->mutex);
-	return waiting;
+	return g_atomic_int_get(&node->staged_live) &&
+	       g_atomic_int_get(&node->opens) == 0;
 }
 
 void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)

@@ -379,6 +379,7 @@ static bool drop_node(struct relayfs *fs, const char *rpath)
 	g_mutex_lock(&node->mutex);
 	had = node->staged != NULL;
 	node->deleted = true;
+	fs_node_staged_changed_locked(node);
 	g_mutex_unlock(&node->mutex);
 	fs_node_orphan(fs, node);
 	fs_node_put(fs, node, false);

@@ -42,7 +42,11 @@ struct fs_node {
 	char *path;		/* changed under nodes_mutex and mutex both,
 				 * so either lets it be read */
 	int refs;		/* holders, opens included; under nodes_mutex */
-	int opens;		/* open handles; under nodes_mutex */
+	int opens;		/* open handles; changed under nodes_mutex,
+				 * atomic (read under mutex alone too) */
+	int staged_live;	/* atomic: staged && !deleted, for walks under
+				 * nodes_mutex, which never wait for mutex
+				 * (held through a whole push) */
 	GMutex mutex;		/* the fields below */
 	struct cache_staged *staged;	/* written, not yet committed */
 	char *staged_key;	/* cache key of the version the copy holds */
@@ -80,6 +84,8 @@ int fs_node_opens(struct relayfs *fs, struct fs_node *node);
 /* Lock node's mutex (nodes_mutex first, as the order wants) and return
  * its open count as it stands while the mutex is held. */
 int fs_node_lock(struct relayfs *fs, struct fs_node *node);
+/* node->staged or node->deleted changed (node->mutex held). */
+void fs_node_staged_changed_locked(struct fs_node *node);
 /* Take a node out of the table (its file was unlinked): its handles go
  * on, a new file of that name gets a new node. */
 void fs_node_orphan(struct relayfs *fs, struct fs_node *node);

@@ -50,6 +50,7 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 	if (node->deleted) {
 		cache_staged_discard(node->staged);
 		node->staged = NULL;
+		fs_node_staged_changed_locked(node);
 		return;
 	}
 	if (node->staged->dirty && relay_unanswered(fs->relay))
@@ -61,6 +62,7 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 	else
 		cache_staged_discard(node->staged);
 	node->staged = NULL;
+	fs_node_staged_changed_locked(node);
 }
 
 /* The copy holds f's version: where it goes in the cache if unchanged. */
@@ -133,6 +135,7 @@ int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
 		set_staged_key(node, f);
 	if (ret == 0)
 		node->staged = s;
+	fs_node_staged_changed_locked(node);
 	relay_file_free(f);
 	return ret;
 }
@@ -554,6 +557,7 @@ void fs_retry_start(struct relayfs *fs)
 		if (node->staged)
 			cache_staged_free(node->staged);
 		node->staged = s;
+		fs_node_staged_changed_locked(node);
 		g_mutex_unlock(&node->mutex);
 		fs_node_put(fs, node, false);
 	}

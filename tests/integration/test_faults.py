@@ -4,6 +4,7 @@ nothing written through the mount is lost."""
 
 import errno
 import os
+import threading
 import time
 
 import pytest
@@ -124,6 +125,46 @@ def test_hung_server_during_pull_then_back(relay, mount):
                     relay.read("g.bin") == b"y" * 100, 40), bob.text()
     with open(bob.p("g.bin"), "rb") as f:
         assert f.read() == b"y" * 100
+
+
+@backends("webdav")
+def test_a_hung_push_holds_up_nothing_else(relay, mount):
+    # a close waiting for a server that does not answer holds its own file
+    # only: listing the folder and other files go on meanwhile
+    alice = mount("alice", "timeout=4", "dir_cache=60")
+    alice.allow("webdav:")
+    alice.allow("push of slow.txt failed")
+    alice.allow("relay:")
+    push(alice, "other.txt", "other\n")
+    os.listdir(alice.path)
+    f = open(alice.p("slow.txt"), "w")
+    f.write("slow\n")
+    relay.server.freeze()
+    failed = []
+
+    def close():
+        try:
+            f.close()
+        except OSError as e:
+            failed.append(e.errno)
+    try:
+        closer = threading.Thread(target=close)
+        start = time.monotonic()
+        closer.start()
+        time.sleep(0.5)
+        names = sorted(os.listdir(alice.path))
+        with open(alice.p("other.txt")) as other:
+            assert other.read() == "other\n"
+        listed = time.monotonic() - start
+        closer.join(60)
+        closed = time.monotonic() - start
+    finally:
+        relay.server.thaw()
+    assert failed and failed[0] in (errno.EIO, errno.ETIMEDOUT)
+    assert closed >= 3
+    assert listed < 2.5 and names == ["other.txt", "slow.txt"]
+    assert wait_for(lambda: relay.exists("slow.txt") and not relay.locks(),
+                    40)
 
 
 def test_crash_while_writing_loses_nothing(relay, mount):
