@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <libxml/parser.h>
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -22,6 +23,11 @@ struct http_pool {
 
 static gpointer global_init_once(gpointer unused)
 {
+	/* OpenSSL's exit-time cleanup assumes every thread has stopped, but
+	 * GLib's pool threads (which did TLS) may still be exiting then and
+	 * free their OpenSSL state at the same time: double frees at
+	 * unmount (openssl/openssl#6214). The process is ending anyway. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	xmlInitParser();
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		return GINT_TO_POINTER(-EIO);
