@@ -89,6 +89,9 @@ void cache_meta_replace(struct cache_meta *m, const char *dir,
 	if (l && l->entries == old) {
 		g_hash_table_unref(l->entries);
 		l->entries = g_hash_table_ref(entries);
+	} else if (l) {
+		/* another update came first: listing again loses neither */
+		g_hash_table_remove(m->listings, dir);
 	}
 	g_mutex_unlock(&m->mutex);
 }

@@ -19,7 +19,7 @@ GHashTable *cache_meta_get_stale(struct cache_meta *m, const char *dir);
 void cache_meta_put(struct cache_meta *m, const char *dir,
 		    GHashTable *entries);
 /* Replace dir's listing old by entries, an updated copy, keeping its age;
- * nothing happens if dir was listed anew meanwhile. */
+ * if dir was listed or updated anew meanwhile, its listing is dropped. */
 void cache_meta_replace(struct cache_meta *m, const char *dir,
 			GHashTable *old, GHashTable *entries);
 void cache_meta_invalidate(struct cache_meta *m, const char *dir);

@@ -116,8 +116,13 @@ void fs_listing_update(struct relayfs *fs, const char *path,
 		if (strcmp(e->name, relay_path_basename(path)) != 0)
 			g_hash_table_insert(copy, e->name, relay_file_ref(e));
 	}
-	if (f)
-		g_hash_table_insert(copy, f->name, f);
+	if (f) {
+		/* named as path is now (a file read under its old name may
+		 * have been renamed since) */
+		g_free(f->name);
+		f->name = g_strdup(relay_path_basename(path));
+		g_hash_table_replace(copy, f->name, f);
+	}
 	cache_meta_replace(fs->meta, dir, old, copy);
 }
 

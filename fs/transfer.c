@@ -158,6 +158,7 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	struct relay_file *f;
 	g_autofree char *version = NULL;
 	g_autofree char *key = NULL;
+	struct cache_item *item;
 	int ret = fs_lookup(fs, node->path, &f);
 
 	if (ret < 0)
@@ -176,17 +177,23 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 			return 0;
 		}
 	}
+	/* the new item first: other readers keep the old one if it fails */
+	item = cache_item_get(fs->cache, key, f->size);
+	if (!item) {
+		relay_file_free(f);
+		return -EIO;
+	}
 	fs_close_reader_locked(fs, node);
 	if (node->item)
 		cache_item_unref(node->item);
 	relay_file_free(node->file);
 	node->file = f;
-	node->item = cache_item_get(fs->cache, key, f->size);
+	node->item = item;
 	node->pull_done = pulled_already(fs, f);
 	node->pull_error = 0;
 	node->stale = false;
 	pull_hash_reset_locked(node);
-	return node->item ? 0 : -EIO;
+	return 0;
 }
 
 /* Take node's read lock (the relay notes it in the lock journal). */
