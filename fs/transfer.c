@@ -133,9 +133,10 @@ int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
 	}
 	if (ret == 0 && fetch)
 		set_staged_key(node, f);
-	if (ret == 0)
+	if (ret == 0) {
 		node->staged = s;
-	fs_node_staged_changed_locked(node);
+		fs_node_staged_changed_locked(node);
+	}
 	relay_file_free(f);
 	return ret;
 }

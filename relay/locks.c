@@ -34,14 +34,21 @@ int relay_lock_read(struct relay *r, const char *lock_path,
 	return 0;
 }
 
-bool relay_lock_held(struct relay *r, const char *path)
+/* Whether one of the relay's tables of paths holds path. */
+static bool relay_table_has(struct relay *r, GHashTable *table,
+			    const char *path)
 {
-	bool held;
+	bool has;
 
 	g_mutex_lock(&r->mutex);
-	held = g_hash_table_contains(r->held_locks, path);
+	has = g_hash_table_contains(table, path);
 	g_mutex_unlock(&r->mutex);
-	return held;
+	return has;
+}
+
+bool relay_lock_held(struct relay *r, const char *path)
+{
+	return relay_table_has(r, r->held_locks, path);
 }
 
 /* This mount takes or repairs path's lock in one thread at a time, so
@@ -85,12 +92,7 @@ static void lock_uncertain(struct relay *r, const char *path)
 
 static bool lock_is_uncertain(struct relay *r, const char *path)
 {
-	bool uncertain;
-
-	g_mutex_lock(&r->mutex);
-	uncertain = g_hash_table_contains(r->uncertain, path);
-	g_mutex_unlock(&r->mutex);
-	return uncertain;
+	return relay_table_has(r, r->uncertain, path);
 }
 
 /* No lock of ours that this mount does not hold is at path now: forget

@@ -21,6 +21,26 @@ def wait_for(predicate, seconds):
     return predicate()
 
 
+def push_fails_and_is_kept(mount, name, data):
+    """Write name through mount while the server is out: close fails with
+    EIO within 30 s, and the staged copy stays readable through the mount."""
+    start = time.monotonic()
+    with pytest.raises(OSError) as e:
+        push(mount, name, data)
+    assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
+    assert time.monotonic() - start < 30
+    with open(mount.p(name)) as f:
+        assert f.read() == data
+
+
+def assert_lands(relay, name, data, pusher):
+    """Once the server is back, the kept copy is pushed, no lock left."""
+    assert wait_for(lambda: relay.exists(name) and not relay.locks(), 30)
+    assert relay.read(name) == data.encode()
+    assert placeholder(relay.read("." + name + ".placeholder"))[0][
+        "pusher"] == pusher
+
+
 @backends("webdav")
 def test_server_down_during_push_then_back(relay, mount):
     alice = mount("alice")
@@ -28,20 +48,12 @@ def test_server_down_during_push_then_back(relay, mount):
     alice.allow("push of f.txt failed")
     os.listdir(alice.path)
     relay.server.pause()
-    start = time.monotonic()
-    with pytest.raises(OSError) as e:
-        push(alice, "f.txt", "written while the server was down\n")
-    assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
-    assert time.monotonic() - start < 30
+    push_fails_and_is_kept(alice, "f.txt",
+                           "written while the server was down\n")
     assert not relay.exists("f.txt")
-    # the staged copy is kept and readable through the mount
-    with open(alice.p("f.txt")) as f:
-        assert f.read() == "written while the server was down\n"
     relay.server.resume()
-    assert wait_for(lambda: relay.exists("f.txt") and not relay.locks(), 30)
-    assert relay.read("f.txt") == b"written while the server was down\n"
-    assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
-        "alice"
+    assert_lands(relay, "f.txt", "written while the server was down\n",
+                 "alice")
 
 
 @backends("webdav")
@@ -78,20 +90,12 @@ def test_hung_server_during_push_then_back(relay, mount):
     os.listdir(alice.path)
     relay.server.freeze()
     try:
-        start = time.monotonic()
-        with pytest.raises(OSError) as e:
-            push(alice, "f.txt", "written while the server hung\n")
-        assert e.value.errno in (errno.EIO, errno.ETIMEDOUT)
-        assert time.monotonic() - start < 30
-        with open(alice.p("f.txt")) as f:
-            assert f.read() == "written while the server hung\n"
+        push_fails_and_is_kept(alice, "f.txt",
+                               "written while the server hung\n")
         assert "f.txt" in os.listdir(alice.path)
     finally:
         relay.server.thaw()
-    assert wait_for(lambda: relay.exists("f.txt") and not relay.locks(), 30)
-    assert relay.read("f.txt") == b"written while the server hung\n"
-    assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
-        "alice"
+    assert_lands(relay, "f.txt", "written while the server hung\n", "alice")
 
 
 @backends("webdav")
