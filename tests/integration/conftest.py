@@ -15,8 +15,8 @@ import servers  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.environ.get("RELAYFS_SHARED",
-                        os.path.join(SOURCE, "..", "shared"))
+VECTORS = os.environ.get("RELAYFS_VECTORS",
+                         os.path.join(SOURCE, "tests", "vectors"))
 BIN = os.environ.get("RELAYFS_BIN", os.path.join(SOURCE, "build", "relayfs"))
 
 

@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from conftest import SHARED
+from conftest import VECTORS
 from helpers import placeholder, run, sha512
 
 
 def copy_vectors(relay):
     """Put escale's relay folder on the relay: copied for a local relay,
     uploaded with curl (MKCOL and PUT) to a WebDAV server."""
-    src = os.path.join(SHARED, "vectors", "escale-relay")
+    src = os.path.join(VECTORS, "escale-relay")
     if relay.server is None:
         shutil.copytree(src, relay.dir, dirs_exist_ok=True)
         for top, dirs, files in os.walk(relay.dir):

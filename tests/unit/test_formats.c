@@ -61,18 +61,18 @@ static const struct placeholder_case placeholder_cases[] = {
      none},
 };
 
-static char *shared_path(const char *first, ...) G_GNUC_NULL_TERMINATED;
+static char *vectors_path(const char *first, ...) G_GNUC_NULL_TERMINATED;
 
-/* A path under $RELAYFS_SHARED (default "../shared"). */
-static char *shared_path(const char *first, ...)
+/* A path under $RELAYFS_VECTORS (default "tests/vectors"): escale's files. */
+static char *vectors_path(const char *first, ...)
 {
-	const char *root = g_getenv("RELAYFS_SHARED");
+	const char *root = g_getenv("RELAYFS_VECTORS");
 	GPtrArray *parts = g_ptr_array_new();
 	const char *part;
 	va_list ap;
 	char *path;
 
-	g_ptr_array_add(parts, (gpointer)(root != NULL ? root : "../shared"));
+	g_ptr_array_add(parts, (gpointer)(root != NULL ? root : "tests/vectors"));
 	va_start(ap, first);
 	for (part = first; part != NULL; part = va_arg(ap, const char *))
 		g_ptr_array_add(parts, (gpointer)part);
@@ -85,7 +85,7 @@ static char *shared_path(const char *first, ...)
 
 static GBytes *read_vector(const char *dir, const char *file)
 {
-	char *path = shared_path("vectors", dir, file, NULL);
+	char *path = vectors_path(dir, file, NULL);
 	GError *error = NULL;
 	char *data = NULL;
 	gsize len = 0;
@@ -134,7 +134,7 @@ static void assert_line_has(const char *line, const char *key,
  * and agrees with it on owner/pusher, and its file exists. */
 static void test_expected_covered(void)
 {
-	char *path = shared_path("vectors", "formats", "expected.json", NULL);
+	char *path = vectors_path("formats", "expected.json", NULL);
 	GRegex *re = g_regex_new("^\\s*\"([^\"]+)\"\\s*:\\s*\\{(.*)$",
 				 G_REGEX_MULTILINE, 0, NULL);
 	GMatchInfo *match = NULL;
@@ -228,7 +228,7 @@ static void check_placeholder(const struct placeholder_case *c, GBytes *bytes)
  * parses as the table says; every table entry has its file. */
 static void test_format_vectors(void)
 {
-	char *dir_path = shared_path("vectors", "formats", NULL);
+	char *dir_path = vectors_path("formats", NULL);
 	GError *error = NULL;
 	GDir *dir = g_dir_open(dir_path, 0, &error);
 	const char *file;
