@@ -107,6 +107,8 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	fs->nodes = g_hash_table_new(g_str_hash, g_str_equal);
 	fs->orphans = g_ptr_array_new();
 	fs->handles = g_hash_table_new(NULL, NULL);
+	fs->hidden = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   NULL);
 	fs->meta = cache_meta_new(cfg->dir_cache);
 	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
 					  FALSE, NULL);

@@ -111,6 +111,38 @@ void fs_node_orphan(struct relayfs *fs, struct fs_node *node)
 	g_mutex_unlock(&fs->nodes_mutex);
 }
 
+void fs_node_hide(struct relayfs *fs, struct fs_node *node,
+		  const char *hidden)
+{
+	g_mutex_lock(&fs->nodes_mutex);
+	if (g_hash_table_lookup(fs->nodes, node->path) == node)
+		g_hash_table_steal(fs->nodes, node->path);
+	g_hash_table_replace(fs->hidden, g_strdup(hidden), node);
+	g_mutex_unlock(&fs->nodes_mutex);
+}
+
+struct fs_node *fs_node_unhide(struct relayfs *fs, const char *hidden)
+{
+	gpointer node = NULL;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	g_hash_table_steal_extended(fs->hidden, hidden, NULL, &node);
+	g_mutex_unlock(&fs->nodes_mutex);
+	return node;
+}
+
+struct fs_node *fs_node_get_hidden(struct relayfs *fs, const char *hidden)
+{
+	struct fs_node *node;
+
+	g_mutex_lock(&fs->nodes_mutex);
+	node = g_hash_table_lookup(fs->hidden, hidden);
+	if (node)
+		node->refs++;
+	g_mutex_unlock(&fs->nodes_mutex);
+	return node;
+}
+
 /* Re-key node to `to` under nodes_mutex; a node there is replaced like
  * its file: unlinked (its staged copy, superseded, is never pushed). */
 static void move_locked(struct relayfs *fs, struct fs_node *node,
@@ -246,6 +278,15 @@ void fs_nodes_free(struct relayfs *fs)
 		node_free(value);
 	}
 	g_hash_table_destroy(fs->nodes);
+	g_hash_table_iter_init(&it, fs->hidden);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fs_node *node = value;
+
+		g_hash_table_iter_remove(&it);
+		if (--node->refs == 0)
+			node_free(node);
+	}
+	g_hash_table_destroy(fs->hidden);
 	free_orphans(fs);
 	g_ptr_array_free(fs->orphans, TRUE);
 }

@@ -20,6 +20,7 @@ struct relayfs *relayfs_get(void)
 struct fs_handle {
 	struct fs_node *node;
 	bool writer;
+	bool wrote;	/* written through since its last push */
 	pid_t owner;
 };
 
@@ -46,10 +47,29 @@ static struct fs_node *handle_node(struct fuse_file_info *fi)
 	return handle_of(fi) ? handle_of(fi)->node : NULL;
 }
 
-/* A user may create only names that are not special. */
+/* A user may create only names that are not special, and short enough
+ * for their placeholder's name. */
 static int check_new_name(const char *path)
 {
-	return relay_name_is_valid(relay_path_basename(path)) ? 0 : -EINVAL;
+	const char *name = relay_path_basename(path);
+
+	if (strlen(name) > RELAY_NAME_MAX)
+		return -ENAMETOOLONG;
+	return relay_name_is_valid(name) ? 0 : -EINVAL;
+}
+
+/* libfuse's name for a file unlinked while open: .fuse_hiddenXXXXXXXXYYYYYYYY */
+static bool is_hidden_name(const char *rpath)
+{
+	const char *name = relay_path_basename(rpath);
+	size_t len = strlen(name);
+
+	if (!g_str_has_prefix(name, ".fuse_hidden") || len != 12 + 16)
+		return false;
+	for (size_t i = 12; i < len; i++)
+		if (!g_ascii_isxdigit(name[i]))
+			return false;
+	return true;
 }
 
 static void *relayfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -58,7 +78,9 @@ static void *relayfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	double timeout = fs->cfg->dir_cache ? 1.0 : 0.0;
 
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	cfg->hard_remove = 1;
+	/* an unlinked open file is renamed to a hidden name (hide_unlinked)
+	 * so that fstat still finds it */
+	cfg->hard_remove = 0;
 	cfg->nullpath_ok = 0; /* readdir needs its path */
 	cfg->entry_timeout = timeout;
 	cfg->attr_timeout = timeout;
@@ -148,6 +170,13 @@ static int relayfs_getattr(const char *path, struct stat *st,
 		fs_dir_stat(fs, st);
 		return 0;
 	}
+	node = is_hidden_name(rpath) ? fs_node_get_hidden(fs, rpath) : NULL;
+	if (node) {
+		bool known = handle_stat(fs, node, st);
+
+		fs_node_put(fs, node, false);
+		return known ? 0 : -ENOENT;
+	}
 	node = fs_node_get(fs, rpath, false, false);
 	if (node) {
 		bool staged = staged_stat(fs, node, st);
@@ -229,7 +258,8 @@ static int open_node(const char *path, struct fuse_file_info *fi,
 {
 	struct relayfs *fs = relayfs_get();
 	const char *rpath = fs_relay_path(path);
-	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	/* open(O_CREAT|O_RDONLY) creates an empty file too */
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY || create;
 	struct fs_handle *handle;
 	struct fs_node *node;
 	int ret;
@@ -296,6 +326,7 @@ static int relayfs_write(const char *path, const char *buf, size_t size,
 	if (node->staged)
 		n = cache_staged_write(node->staged, buf, size, offset);
 	g_mutex_unlock(&node->mutex);
+	handle_of(fi)->wrote = true;
 	return n;
 }
 
@@ -304,22 +335,29 @@ static int relayfs_write(const char *path, const char *buf, size_t size,
 static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct relayfs *fs = relayfs_get();
-	struct fs_node *node = handle_node(fi);
+	struct fs_handle *handle = handle_of(fi);
+	struct fs_node *node = handle->node;
 	int opens;
 	int ret = 0;
 
 	/* a child that inherited the descriptor closing it: not the end of
 	 * the writing (the release pushes) */
-	if (process_of(fuse_get_context()->pid) != handle_of(fi)->owner)
+	if (process_of(fuse_get_context()->pid) != handle->owner)
+		return 0;
+	/* a duplicate closed before anything was written through it, as a
+	 * shell redirection does (`echo hi > f`): the writing goes on
+	 * through another descriptor, whose close pushes once */
+	if (handle->writer && !handle->wrote)
 		return 0;
 	opens = fs_node_lock(fs, node);
 	if (opens > 1) {
 		g_mutex_unlock(&node->mutex); /* another handle still open */
 		return 0;
 	}
-	if (handle_of(fi)->writer)
+	if (handle->writer) {
 		ret = fs_push_locked(fs, node);
-	else
+		handle->wrote = ret < 0;
+	} else
 		ret = node->pull_error; /* what reads could not report */
 	/* release(2) comes later and asynchronously: end the pull now */
 	fs_close_reader_locked(fs, node);
@@ -366,31 +404,29 @@ static int relayfs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Unlinking: the node of path (if any) leaves the table, so that open
- * handles go on with it but nothing of it is pushed, and a new file of
- * that name starts afresh. True if it had a staged copy. */
-static bool drop_node(struct relayfs *fs, const char *rpath)
+/* The node of path (if any) marked unlinked, so that nothing of it is
+ * pushed; a reference. *had tells whether it had a staged copy. */
+static struct fs_node *mark_unlinked(struct relayfs *fs, const char *rpath,
+				     bool *had)
 {
 	struct fs_node *node = fs_node_get(fs, rpath, false, false);
-	bool had;
 
+	*had = false;
 	if (!node)
-		return false;
+		return NULL;
 	g_mutex_lock(&node->mutex);
-	had = node->staged != NULL;
+	*had = node->staged != NULL;
 	node->deleted = true;
 	fs_node_staged_changed_locked(node);
 	g_mutex_unlock(&node->mutex);
-	fs_node_orphan(fs, node);
-	fs_node_put(fs, node, false);
-	return had;
+	return node;
 }
 
-static int relayfs_unlink(const char *path)
+/* The relay's side of unlinking rpath; had_staged: this mount had a copy
+ * of it, maybe never pushed. */
+static int unlink_on_relay(struct relayfs *fs, const char *rpath,
+			   bool had_staged)
 {
-	struct relayfs *fs = relayfs_get();
-	const char *rpath = fs_relay_path(path);
-	bool had_staged = drop_node(fs, rpath);
 	struct relay_file *f;
 	int ret = fs_lookup(fs, rpath, &f);
 
@@ -408,6 +444,78 @@ static int relayfs_unlink(const char *path)
 	relay_file_free(f);
 	fs_invalidate_parent(fs, rpath);
 	return ret;
+}
+
+static int relayfs_unlink(const char *path)
+{
+	struct relayfs *fs = relayfs_get();
+	const char *rpath = fs_relay_path(path);
+	struct fs_node *node;
+	bool had_staged;
+
+	if (is_hidden_name(rpath)) {
+		/* the last close of a file unlinked while open */
+		node = fs_node_unhide(fs, rpath);
+		if (node)
+			fs_node_put(fs, node, false);
+		return 0;
+	}
+	node = mark_unlinked(fs, rpath, &had_staged);
+	if (node) {
+		fs_node_orphan(fs, node);
+		fs_node_put(fs, node, false);
+	}
+	return unlink_on_relay(fs, rpath, had_staged);
+}
+
+/* Fetch whatever an open reader's version still lacks, so that it can be
+ * read to its end once the relay no longer has it. */
+static int read_rest(struct relayfs *fs, struct fs_node *node)
+{
+	size_t bs = cache_block_size(fs->cache);
+	g_autofree char *buf = g_malloc(bs);
+	uint64_t size, off;
+	ssize_t n = 0;
+
+	g_mutex_lock(&node->mutex);
+	size = node->file && !node->staged ? node->file->size : 0;
+	g_mutex_unlock(&node->mutex);
+	for (off = 0; off < size; off += (uint64_t)n) {
+		n = fs_read_relay(fs, node, buf, bs, (off_t)off);
+		if (n <= 0)
+			break;
+	}
+	return n < 0 ? (int)n : 0;
+}
+
+/* unlink(2) of an open file: libfuse renames it to a hidden name instead
+ * (hard_remove off), and unlinks that at its last close. The relay loses
+ * the file now; the open handles go on with it under the hidden name
+ * (fstat, and read and write on its copy), and nothing is pushed. */
+static int hide_unlinked(struct relayfs *fs, const char *rfrom,
+			 const char *rhidden)
+{
+	bool had_staged;
+	struct fs_node *node = mark_unlinked(fs, rfrom, &had_staged);
+	bool reader = node && !had_staged;
+	int ret = reader ? read_rest(fs, node) : 0;
+
+	if (ret == 0)
+		ret = unlink_on_relay(fs, rfrom, had_staged);
+	if (ret == -ENOENT && reader)
+		ret = 0; /* the pull read_rest completed took it off the relay */
+	if (!node)
+		return ret;
+	if (ret < 0) {
+		g_mutex_lock(&node->mutex);
+		node->deleted = false; /* not unlinked after all */
+		fs_node_staged_changed_locked(node);
+		g_mutex_unlock(&node->mutex);
+		fs_node_put(fs, node, false);
+		return ret;
+	}
+	fs_node_hide(fs, node, rhidden);
+	return 0;
 }
 
 /* Push what a renamed file has staged, and let its node follow. */
@@ -458,6 +566,9 @@ static int relayfs_rename(const char *from, const char *to,
 	struct relay_file *f;
 	bool is_dir;
 	int ret = (flags & ~RENAME_NOREPLACE) ? -EINVAL : check_new_name(rto);
+
+	if (ret == 0 && is_hidden_name(rto))
+		return hide_unlinked(fs, rfrom, rto);
 
 	if (ret == 0)
 		ret = rename_staged(fs, rfrom, rto);
@@ -661,7 +772,7 @@ static int relayfs_statfs(const char *path, struct statvfs *st)
 	st->f_bfree = st->f_bavail = avail / bs;
 	st->f_files = ret == 0 ? backend.f_files : 1000000;
 	st->f_ffree = st->f_favail = ret == 0 ? backend.f_ffree : 1000000;
-	st->f_namemax = 255;
+	st->f_namemax = RELAY_NAME_MAX;
 	return 0;
 }
 

@@ -28,6 +28,9 @@ struct relayfs {
 	GHashTable *nodes;	/* path -> struct fs_node * */
 	GPtrArray *orphans;	/* nodes displaced, to free (nodes_mutex) */
 	GHashTable *handles;	/* open struct fs_handle (nodes_mutex) */
+	/* libfuse's .fuse_hidden name -> struct fs_node * (a reference) of
+	 * a file unlinked while open (nodes_mutex) */
+	GHashTable *hidden;
 	GThread *retry_thread;	/* pushes what failed to push */
 	GThreadPool *readahead;	/* fetches blocks ahead of sequential reads */
 	GMutex retry_mutex;
@@ -89,6 +92,13 @@ void fs_node_staged_changed_locked(struct fs_node *node);
 /* Take a node out of the table (its file was unlinked): its handles go
  * on, a new file of that name gets a new node. */
 void fs_node_orphan(struct relayfs *fs, struct fs_node *node);
+/* Orphan node, which libfuse now calls by its hidden name (taking the
+ * caller's reference), or take it back by that name (NULL: none). */
+void fs_node_hide(struct relayfs *fs, struct fs_node *node,
+		  const char *hidden);
+struct fs_node *fs_node_unhide(struct relayfs *fs, const char *hidden);
+/* A reference to the node libfuse calls by its hidden name, or NULL. */
+struct fs_node *fs_node_get_hidden(struct relayfs *fs, const char *hidden);
 /* Move a node to a new path (rename of a staged file). */
 void fs_node_move(struct relayfs *fs, struct fs_node *node, const char *to);
 /* A directory was renamed: the nodes inside follow it. */

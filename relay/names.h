@@ -25,6 +25,9 @@ enum relay_special_kind relay_name_classify(const char *name, char **target);
 /* A name any client could have meant: non-empty, not "." or "..", valid
  * UTF-8 without '/' or control characters. Listings skip the others. */
 bool relay_name_is_clean(const char *name);
+/* The longest name a user may create: its placeholder's name
+ * (".x.placeholder") must fit in the 255 bytes of a server's disk. */
+#define RELAY_NAME_MAX (255 - 13)
 /* A name a user may create: clean and not special. */
 bool relay_name_is_valid(const char *name);
 

@@ -1,0 +1,114 @@
+"""POSIX where programs rely on it: open flags, files unlinked while open,
+one push per written file, and the errors rename, unlink and rmdir
+promise (DESIGN.md, Operations)."""
+
+import errno
+import os
+import subprocess
+
+import pytest
+
+
+def request_counts(m):
+    stats = os.getxattr(m.path, "user.relay.stats").decode().split()
+    return dict((k, int(v)) for k, v in (kv.split("=") for kv in stats)
+                if v.isdigit())
+
+
+def uploads(m):
+    """Upload requests so far: content, placeholders and locks."""
+    c = request_counts(m)
+    return c.get("put", 0) + c.get("create", 0)
+
+
+def test_open_creat_rdonly_creates_the_file(relay, mount):
+    alice = mount("alice")
+    fd = os.open(alice.p("plain"), os.O_CREAT | os.O_RDONLY, 0o644)
+    assert os.fstat(fd).st_size == 0
+    os.close(fd)
+    fd = os.open(alice.p("excl"), os.O_CREAT | os.O_EXCL | os.O_RDONLY)
+    os.close(fd)
+    with pytest.raises(FileExistsError):
+        os.open(alice.p("excl"), os.O_CREAT | os.O_EXCL | os.O_RDONLY)
+    assert sorted(os.listdir(alice.path)) == ["excl", "plain"]
+    subprocess.run(["flock", alice.p("lockfile"), "true"], check=True)
+    assert alice.unmount() == 0
+    for name in ("plain", "excl", "lockfile"):
+        assert relay.read(name) == b""
+        assert relay.exists("." + name + ".placeholder")
+
+
+def test_shell_redirection_pushes_once(relay, mount):
+    alice = mount("alice")
+    before = uploads(alice)
+    with open(alice.p("one"), "w") as f:
+        f.write("hi\n")
+    one_push = uploads(alice) - before
+    assert one_push > 0
+    before = uploads(alice)
+    subprocess.run(["bash", "-c", "echo hi > '%s'" % alice.p("redir")],
+                   check=True)
+    assert uploads(alice) - before == one_push
+    subprocess.run(["bash", "-c", "{ echo a; echo b; } > '%s'" %
+                    alice.p("group")], check=True)
+    assert uploads(alice) - before == 2 * one_push
+    assert relay.read("redir") == b"hi\n"
+    assert relay.read("group") == b"a\nb\n"
+
+
+def test_unlinked_open_file_stays_usable_and_is_never_pushed(relay, mount):
+    alice = mount("alice")
+    fd = os.open(alice.p("tmp"), os.O_CREAT | os.O_RDWR)
+    os.write(fd, b"hello")
+    os.unlink(alice.p("tmp"))
+    assert os.listdir(alice.path) == []
+    assert os.fstat(fd).st_size == 5
+    os.write(fd, b" world")
+    assert os.pread(fd, 64, 0) == b"hello world"
+    assert os.fstat(fd).st_size == 11
+    os.close(fd)
+    assert alice.unmount() == 0
+    assert relay.names() == []
+
+
+def test_unlinked_file_open_for_reading_reads_to_its_end(relay, mount):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    alice = mount("alice", "block_size=1M")
+    with open(alice.p("big"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M")
+    fd = os.open(bob.p("big"), os.O_RDONLY)
+    assert os.read(fd, 100) == data[:100]
+    os.unlink(bob.p("big"))
+    assert os.listdir(bob.path) == []
+    assert os.fstat(fd).st_size == len(data)
+    assert os.pread(fd, len(data), 0) == data
+    os.close(fd)
+    assert bob.unmount() == 0
+    assert not relay.exists("big")
+    assert relay.locks() == []
+
+
+def test_errors_of_rename_unlink_and_rmdir(relay, mount):
+    alice = mount("alice")
+    os.mkdir(alice.p("d"))
+    with open(alice.p("d", "f"), "w") as f:
+        f.write("x")
+    with open(alice.p("g"), "w") as f:
+        f.write("g")
+    cases = [
+        (lambda: os.rmdir(alice.p("d")), errno.ENOTEMPTY),
+        (lambda: os.rmdir(alice.p("g")), errno.ENOTDIR),
+        (lambda: os.unlink(alice.p("d")), errno.EISDIR),
+        (lambda: os.unlink(alice.p("none")), errno.ENOENT),
+        (lambda: os.rename(alice.p("g"), alice.p("d")), errno.EISDIR),
+        (lambda: os.rename(alice.p("d"), alice.p("g")), errno.ENOTDIR),
+        (lambda: os.rename(alice.p("none"), alice.p("x")), errno.ENOENT),
+        (lambda: open(alice.p("n" * 300), "w"), errno.ENAMETOOLONG),
+        (lambda: open(alice.p("g", "x"), "w"), errno.ENOTDIR),
+    ]
+    for call, want in cases:
+        with pytest.raises(OSError) as e:
+            call()
+        assert e.value.errno == want, (e.value, want)
+    assert sorted(relay.names()) == [".g.placeholder", "d", "g"]
