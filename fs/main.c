@@ -52,6 +52,9 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.pullers = cfg->pullers,
 		.lock_timeout = cfg->lock_timeout,
 		.lock_wait = cfg->lock_wait,
+		/* a mutex is held for a request, which may take a timeout
+		 * or two of silence before it fails */
+		.mutex_stale = 2 * cfg->timeout + 10,
 		.transfers = cfg->transfers,
 	};
 	g_autofree char *message = NULL;

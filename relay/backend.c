@@ -305,10 +305,31 @@ int backend_mkdir(struct backend *b, const char *path)
 	return answered(b, b->ops->mkdir(b->state, path));
 }
 
+int backend_mkdir_excl(struct backend *b, const char *path)
+{
+	if (!b->ops->mkdir_excl)
+		return -ENOSYS;
+	count(b, BACKEND_REQ_MKDIR);
+	return answered(b, b->ops->mkdir_excl(b->state, path));
+}
+
 int backend_rmdir(struct backend *b, const char *path)
 {
 	count(b, BACKEND_REQ_RMDIR);
 	return answered(b, b->ops->rmdir(b->state, path));
+}
+
+int backend_rmdir_if(struct backend *b, const char *path, const char *etag)
+{
+	count(b, BACKEND_REQ_RMDIR);
+	if (!b->ops->rmdir_if)
+		return answered(b, b->ops->rmdir(b->state, path));
+	return answered(b, b->ops->rmdir_if(b->state, path, etag));
+}
+
+bool backend_can(const struct backend *b, unsigned caps)
+{
+	return (b->ops->caps & caps) == caps;
 }
 
 int backend_statfs(struct backend *b, struct statvfs *st)

@@ -54,6 +54,9 @@ enum backend_caps {
 	BACKEND_CAN_RENAME = 1 << 1,
 	/* put_data replaces a file atomically (a reader never sees half) */
 	BACKEND_ATOMIC_PUT = 1 << 2,
+	/* mkdir_excl is there and never lets two clients win one folder at
+	 * once: a mutex (relay/mutex.c) */
+	BACKEND_ATOMIC_MKDIR = 1 << 3,
 };
 
 struct relay_backend {
@@ -102,8 +105,16 @@ struct relay_backend {
 	/* Move a file, replacing to. Optional. */
 	int (*rename)(void *state, const char *from, const char *to);
 	int (*mkdir)(void *state, const char *path);
+	/* Create a folder only if it does not exist: -EEXIST when it does.
+	 * 0 only when this very request made it (a repeat after a lost
+	 * answer that finds it gives -EIO: maybe ours, maybe not). */
+	int (*mkdir_excl)(void *state, const char *path);
 	/* Remove an empty directory: -ENOTEMPTY if it is not. */
 	int (*rmdir)(void *state, const char *path);
+	/* Remove an empty directory in one request, only while its version
+	 * is etag (as stat gave it; NULL: whatever it is): -ESTALE when it
+	 * is another. Optional: NULL falls back to rmdir. */
+	int (*rmdir_if)(void *state, const char *path, const char *etag);
 	/* Free and total space; optional (-ENOSYS when unknown). */
 	int (*statfs)(void *state, struct statvfs *st);
 };
@@ -160,7 +171,13 @@ int backend_remove(struct backend *b, const char *path);
 /* Falls back to get + put + remove when the backend has no rename. */
 int backend_rename(struct backend *b, const char *from, const char *to);
 int backend_mkdir(struct backend *b, const char *path);
+/* -ENOSYS when the backend has no mkdir_excl. */
+int backend_mkdir_excl(struct backend *b, const char *path);
 int backend_rmdir(struct backend *b, const char *path);
+/* rmdir_if, or rmdir where the backend has none. */
+int backend_rmdir_if(struct backend *b, const char *path, const char *etag);
+/* The backend has all of caps (enum backend_caps). */
+bool backend_can(const struct backend *b, unsigned caps);
 int backend_statfs(struct backend *b, struct statvfs *st);
 /* "list=3 get=10 ... bytes_up=N bytes_down=N" */
 char *backend_stats_format(struct backend *b);

@@ -90,7 +90,7 @@ static void lock_uncertain(struct relay *r, const char *path)
 		r->journal->taken(r->journal->ctx, path);
 }
 
-static bool lock_is_uncertain(struct relay *r, const char *path)
+bool relay_lock_uncertain(struct relay *r, const char *path)
 {
 	return relay_table_has(r, r->uncertain, path);
 }
@@ -141,8 +141,7 @@ static void lock_remember(struct relay *r, const char *path,
 	g_mutex_lock(&r->mutex);
 	g_hash_table_replace(r->held_locks, g_strdup(path), held);
 	g_mutex_unlock(&r->mutex);
-	if (r->journal)
-		r->journal->taken(r->journal->ctx, path);
+	/* the journal has it since relay_lock_acquire began */
 }
 
 /* Undo lock_nest's count (and upgrade) after a failed upgrade. */
@@ -177,12 +176,11 @@ static int lock_write_and_check(struct relay *r, const char *lock_path,
 	return ret;
 }
 
-static int lock_try_create(struct relay *r, const char *lock_path,
-			   enum relay_lock_mode mode)
+/* Create our lock where nobody else creates one at the same time: the
+ * backend's exclusive create, else write and read back. */
+static int lock_create_alone(struct relay *r, const char *lock_path,
+			     const char *data, size_t len)
 {
-	size_t len;
-	g_autofree char *data = relay_lock_format(r->params.client, mode,
-						  &len);
 	struct backend_entry e;
 	int ret = backend_create_excl(r->backend, lock_path, data, len);
 
@@ -197,10 +195,61 @@ static int lock_try_create(struct relay *r, const char *lock_path,
 	return lock_write_and_check(r, lock_path, data, len);
 }
 
+/* Create path's lock: -EEXIST when there is one. Exclusive among relayfs
+ * clients: by the backend's atomic create where it has one (local link),
+ * else under the mutex folder (WebDAV, whose PUT with If-None-Match lets
+ * two creators win); escale peers only check, then write. */
+static int lock_try_create(struct relay *r, const char *path,
+			   const char *lock_path, enum relay_lock_mode mode,
+			   gint64 deadline)
+{
+	size_t len;
+	g_autofree char *data = relay_lock_format(r->params.client, mode,
+						  &len);
+	int ret;
+
+	if (backend_can(r->backend, BACKEND_CAN_CREATE_EXCL) ||
+	    !backend_can(r->backend, BACKEND_ATOMIC_MKDIR))
+		return lock_create_alone(r, lock_path, data, len);
+	ret = relay_mutex_take(r, path, deadline);
+	if (ret < 0)
+		return ret;
+	ret = lock_create_alone(r, lock_path, data, len);
+	relay_mutex_drop(r, path);
+	return ret;
+}
+
+/* Delete path's lock if it is still stale once this mount holds the
+ * mutex: two clients that both judged it stale never both break it (the
+ * second would delete the first one's fresh lock). */
+static int lock_break_stale(struct relay *r, const char *path,
+			    const char *lock_path, gint64 deadline)
+{
+	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
+	struct relay_lock_info info;
+	bool stale = false;
+	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+
+	if (ret < 0)
+		return ret;
+	ret = relay_lock_read(r, lock_path, &info, &stale);
+	if (ret == 0 && stale) {
+		g_warning("relay: breaking stale lock of %s held by %s", path,
+			  info.owner ? info.owner : "nobody known");
+		ret = backend_remove(r->backend, lock_path);
+	} else if (ret == 0) {
+		ret = -EBUSY; /* taken again meanwhile */
+	}
+	relay_lock_info_clear(&info);
+	if (mutex)
+		relay_mutex_drop(r, path);
+	return ret;
+}
+
 /* A lock stands in our way: 0 when it was stale or gone (try again),
  * -EBUSY while someone else holds it, or another error. */
 static int lock_inspect(struct relay *r, const char *lock_path,
-			const char *path, char **holder)
+			const char *path, char **holder, gint64 deadline)
 {
 	struct relay_lock_info info;
 	bool stale;
@@ -212,16 +261,14 @@ static int lock_inspect(struct relay *r, const char *lock_path,
 		return ret;
 	ret = -EBUSY;
 	if (g_strcmp0(info.owner, r->params.client) == 0 &&
-	    lock_is_uncertain(r, path)) {
+	    relay_lock_uncertain(r, path)) {
 		g_message("relay: removing the lock of %s left by an "
 			  "unanswered request of ours", path);
 		ret = backend_remove(r->backend, lock_path);
 		if (ret == 0 || ret == -ENOENT)
 			lock_settled(r, path);
 	} else if (stale) {
-		g_warning("relay: breaking stale lock of %s held by %s", path,
-			  info.owner ? info.owner : "nobody known");
-		ret = backend_remove(r->backend, lock_path);
+		ret = lock_break_stale(r, path, lock_path, deadline);
 	}
 	if (ret == -ENOENT)
 		ret = 0;
@@ -266,16 +313,18 @@ static int lock_acquire_claimed(struct relay *r, const char *path,
 		/* held by this mount (maybe since another thread's turn) */
 		if (lock_nest(r, path, mode, &upgrade))
 			return upgrade ? nest_upgrade(r, path) : 0;
-		ret = lock_try_create(r, lock_path, mode);
+		ret = lock_try_create(r, path, lock_path, mode, deadline);
 		if (ret == 0) {
 			lock_remember(r, path, mode);
 			return 0;
 		}
 		if (ret == -EIO || ret == -ETIMEDOUT)
 			lock_uncertain(r, path); /* it may have been made */
+		if (ret == -EBUSY)
+			break; /* the mutex stayed taken until the deadline */
 		if (ret != -EEXIST)
 			return ret;
-		ret = lock_inspect(r, lock_path, path, &holder);
+		ret = lock_inspect(r, lock_path, path, &holder, deadline);
 		if (ret == 0)
 			continue;
 		if (ret != -EBUSY)
@@ -286,17 +335,26 @@ static int lock_acquire_claimed(struct relay *r, const char *path,
 		delay = MIN(delay * 2, 2 * G_USEC_PER_SEC);
 	}
 	g_message("relay: %s is locked by %s; gave up after %u s", path,
-		  holder, r->params.lock_wait);
+		  holder ? holder : "another client", r->params.lock_wait);
 	return -EBUSY;
 }
 
 int relay_lock_acquire(struct relay *r, const char *path,
 		       enum relay_lock_mode mode)
 {
+	bool fresh;
 	int ret;
 
 	path_claim(r, path);
+	/* journaled before the lock is created: a crash right after the
+	 * create leaves a lock that the next mount knows to repair */
+	fresh = !relay_lock_held(r, path);
+	if (fresh && r->journal)
+		r->journal->taken(r->journal->ctx, path);
 	ret = lock_acquire_claimed(r, path, mode);
+	if (ret < 0 && fresh && r->journal && !relay_lock_held(r, path) &&
+	    !relay_lock_uncertain(r, path))
+		r->journal->released(r->journal->ctx, path);
 	path_unclaim(r, path);
 	return ret;
 }
@@ -326,9 +384,70 @@ int relay_lock_release(struct relay *r, const char *path)
 		lock_uncertain(r, path);
 		return ret;
 	}
-	if (r->journal && !lock_is_uncertain(r, path))
+	if (r->journal && !relay_lock_uncertain(r, path))
 		r->journal->released(r->journal->ctx, path);
 	return 0;
+}
+
+void relay_lock_follow_rename(struct relay *r, const char *from,
+			      const char *to)
+{
+	struct held_lock *held_from, *held_to;
+	unsigned extra = 0;
+
+	g_mutex_lock(&r->mutex);
+	held_from = g_hash_table_lookup(r->held_locks, from);
+	held_to = g_hash_table_lookup(r->held_locks, to);
+	if (held_from && held_to && held_from->count > 1) {
+		extra = held_from->count - 1;
+		held_from->count = 1;
+		held_to->count += extra;
+		if (held_from->mode == RELAY_LOCK_WRITE)
+			held_to->mode = RELAY_LOCK_WRITE;
+	}
+	g_mutex_unlock(&r->mutex);
+}
+
+/* "from/rest" -> "to/rest", or NULL when path is not inside from. */
+static char *moved_path(const char *path, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+
+	if (strncmp(path, from, n) != 0 || path[n] != '/')
+		return NULL;
+	return g_strconcat(to, path + n, NULL);
+}
+
+void relay_locks_follow_dir(struct relay *r, const char *from, const char *to)
+{
+	g_autoptr(GPtrArray) moved = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_mutex_lock(&r->mutex);
+	g_hash_table_iter_init(&it, r->held_locks);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		char *now = moved_path(key, from, to);
+
+		if (!now)
+			continue;
+		g_hash_table_iter_steal(&it);
+		g_ptr_array_add(moved, key);
+		g_ptr_array_add(moved, now);
+		g_ptr_array_add(moved, value);
+	}
+	for (guint i = 0; i < moved->len; i += 3) {
+		g_hash_table_replace(r->held_locks, moved->pdata[i + 1],
+				     moved->pdata[i + 2]);
+		moved->pdata[i + 1] = moved->pdata[i + 2] = NULL;
+	}
+	g_mutex_unlock(&r->mutex);
+	for (guint i = 0; r->journal && i < moved->len; i += 3) {
+		g_autofree char *now = moved_path(moved->pdata[i], from, to);
+
+		r->journal->taken(r->journal->ctx, now);
+		r->journal->released(r->journal->ctx, moved->pdata[i]);
+	}
 }
 
 void relay_lock_keep(struct relay *r, const char *path)
@@ -342,6 +461,33 @@ void relay_lock_keep(struct relay *r, const char *path)
 	g_mutex_unlock(&r->mutex);
 }
 
+/* Delete a lock in our name that this mount does not hold, judged again
+ * under the mutex: a client that found it stale meanwhile may have broken
+ * it and taken its own, which must stay. */
+static int lock_remove_ours(struct relay *r, const char *path,
+			    const char *lock_path)
+{
+	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
+	gint64 deadline = g_get_monotonic_time() +
+			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
+	struct relay_lock_info info;
+	bool stale;
+	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+
+	if (ret < 0)
+		return ret;
+	ret = relay_lock_read(r, lock_path, &info, &stale);
+	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
+		g_message("relay: releasing the lock of %s left by an earlier "
+			  "mount or an unanswered request", path);
+		ret = backend_remove(r->backend, lock_path);
+	}
+	relay_lock_info_clear(&info);
+	if (mutex)
+		relay_mutex_drop(r, path);
+	return ret == -ENOENT ? 0 : ret;
+}
+
 /* relay_lock_repair, while this thread has claimed path. */
 static int lock_repair_claimed(struct relay *r, const char *path)
 {
@@ -352,19 +498,18 @@ static int lock_repair_claimed(struct relay *r, const char *path)
 
 	if (relay_lock_held(r, path))
 		return 0;
+	if (relay_lock_uncertain(r, path) &&
+	    backend_can(r->backend, BACKEND_ATOMIC_MKDIR))
+		relay_mutex_repair(r, path);
 	ret = relay_lock_read(r, lock_path, &info, &stale);
 	if (ret == -ENOENT) {
 		lock_settled(r, path);
 		return 0;
 	}
-	if ((ret == -EIO || ret == -ETIMEDOUT) && lock_is_uncertain(r, path))
+	if ((ret == -EIO || ret == -ETIMEDOUT) && relay_lock_uncertain(r, path))
 		lock_uncertain(r, path); /* still no answer: wait longer */
-	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
-		g_message("relay: releasing the lock of %s left by an earlier "
-			  "mount or an unanswered request", path);
-		ret = backend_remove(r->backend, lock_path);
-		ret = ret == -ENOENT ? 0 : ret;
-	}
+	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0)
+		ret = lock_remove_ours(r, path, lock_path);
 	relay_lock_info_clear(&info);
 	if (ret == 0)
 		lock_settled(r, path);

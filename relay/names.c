@@ -8,6 +8,7 @@
 #define LOCK_SUFFIX ".lock"
 #define PLACEHOLDER_SUFFIX ".placeholder"
 #define MESSAGE_SUFFIX ".message"
+#define MUTEX_SUFFIX ".mutex"
 
 /* The kind a name would have by its suffix alone (no check of the '.'). */
 static enum relay_special_kind kind_by_suffix(const char *name)
@@ -18,6 +19,8 @@ static enum relay_special_kind kind_by_suffix(const char *name)
 		return RELAY_NAME_PLACEHOLDER;
 	if (g_str_has_suffix(name, MESSAGE_SUFFIX))
 		return RELAY_NAME_MESSAGE;
+	if (g_str_has_suffix(name, MUTEX_SUFFIX))
+		return RELAY_NAME_MUTEX;
 	return RELAY_NAME_REGULAR;
 }
 
@@ -30,6 +33,8 @@ static size_t suffix_len(enum relay_special_kind kind)
 		return strlen(PLACEHOLDER_SUFFIX);
 	case RELAY_NAME_MESSAGE:
 		return strlen(MESSAGE_SUFFIX);
+	case RELAY_NAME_MUTEX:
+		return strlen(MUTEX_SUFFIX);
 	default:
 		return 0;
 	}
@@ -113,6 +118,11 @@ static char *sibling_path(const char *path, const char *suffix)
 char *relay_lock_path(const char *path)
 {
 	return sibling_path(path, LOCK_SUFFIX);
+}
+
+char *relay_mutex_path(const char *path)
+{
+	return sibling_path(path, MUTEX_SUFFIX);
 }
 
 char *relay_placeholder_path(const char *path)

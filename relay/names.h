@@ -10,9 +10,11 @@ enum relay_special_kind {
 	RELAY_NAME_LOCK,		/* .x.lock */
 	RELAY_NAME_PLACEHOLDER,		/* .x.placeholder */
 	RELAY_NAME_MESSAGE,		/* .x.message or .x.<sub>.message */
+	RELAY_NAME_MUTEX,		/* .x.mutex: a folder, relayfs's own */
 };
 
-/* Special: starts with '.' and ends with .lock, .placeholder or .message. */
+/* Special: starts with '.' and ends with .lock, .placeholder, .message or
+ * .mutex. */
 bool relay_name_is_special(const char *name);
 
 /* Classify a name; for a special one with a target, *target (when not NULL)
@@ -33,6 +35,9 @@ bool relay_name_is_valid(const char *name);
 
 /* "dir/x" -> "dir/.x.lock"; "x" -> ".x.lock". Newly allocated. */
 char *relay_lock_path(const char *path);
+/* "dir/x" -> "dir/.x.mutex": the folder whose atomic creation decides
+ * who may create or break .x.lock (relay/locks.c). */
+char *relay_mutex_path(const char *path);
 /* "dir/x" -> "dir/.x.placeholder". */
 char *relay_placeholder_path(const char *path);
 /* Join a directory path ("" for the root) and a name. */

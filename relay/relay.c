@@ -30,6 +30,8 @@ struct relay *relay_new(struct backend *backend,
 	r->params.client = g_strdup(params->client);
 	if (r->params.transfers == 0)
 		r->params.transfers = 1;
+	if (r->params.mutex_stale == 0)
+		r->params.mutex_stale = 60;
 	g_mutex_init(&r->mutex);
 	r->held_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					      g_free);
@@ -38,6 +40,8 @@ struct relay *relay_new(struct backend *backend,
 	g_cond_init(&r->claim_cond);
 	r->uncertain = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					     g_free);
+	r->mutexes_seen = g_hash_table_new_full(g_str_hash, g_str_equal,
+						g_free, relay_mutex_seen_free);
 	r->placeholders = g_hash_table_new_full(g_str_hash, g_str_equal,
 						g_free,
 						cached_placeholder_free);
@@ -66,6 +70,7 @@ void relay_free(struct relay *r)
 	g_hash_table_destroy(r->claimed);
 	g_cond_clear(&r->claim_cond);
 	g_hash_table_destroy(r->uncertain);
+	g_hash_table_destroy(r->mutexes_seen);
 	g_hash_table_destroy(r->placeholders);
 	g_mutex_clear(&r->mutex);
 	g_free((char *)r->params.client);
@@ -361,6 +366,8 @@ static void fold_entry(struct relay *r, GHashTable *files,
 		return; /* a special name that locks nothing: hidden */
 	if (kind == RELAY_NAME_MESSAGE)
 		return; /* attach_message, once every file is known */
+	if (kind == RELAY_NAME_MUTEX)
+		return; /* a lock being taken: .x.lock tells the rest */
 	f = file_for(files, kind == RELAY_NAME_REGULAR ? e->name : target);
 	if (kind == RELAY_NAME_LOCK) {
 		f->has_lock = true;

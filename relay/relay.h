@@ -18,6 +18,9 @@ struct relay_params {
 	unsigned lock_timeout;	/* seconds after which a lock is stale */
 	unsigned lock_wait;	/* seconds to wait for a foreign lock */
 	unsigned transfers;	/* parallel placeholder fetches */
+	/* seconds a mutex folder may stand unchanged before it is taken for
+	 * one a stopped client left (relay/mutex.c); 0: 60 */
+	unsigned mutex_stale;
 };
 
 enum relay_file_state {
@@ -126,6 +129,14 @@ int relay_lock_release(struct relay *r, const char *path);
  * (a push that failed half way must not show a half-written file). */
 void relay_lock_keep(struct relay *r, const char *path);
 bool relay_lock_held(struct relay *r, const char *path);
+/* from was renamed to to while this mount held both locks: what it still
+ * holds on from beyond the rename's own acquisition (a reader's) is held
+ * on to from now on, so that from's lock goes with the rename's release. */
+void relay_lock_follow_rename(struct relay *r, const char *from,
+			      const char *to);
+/* Directory from was renamed to to: the locks this mount holds inside it
+ * are held under their new paths. */
+void relay_locks_follow_dir(struct relay *r, const char *from, const char *to);
 /* Delete path's lock if it is ours but this mount does not hold it: left
  * by a crash, or by a request that went unanswered (found through the
  * journal, which then forgets path). */

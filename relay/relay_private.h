@@ -17,6 +17,8 @@ struct relay {
 	/* paths where a lock in our name may be left that this mount does
 	 * not hold: a create or delete of it whose outcome is unknown */
 	GHashTable *uncertain;
+	/* mutex paths seen held -> struct mutex_seen * (relay/mutex.c) */
+	GHashTable *mutexes_seen;
 	GHashTable *placeholders;	/* path -> struct cached_placeholder * */
 	GThreadPool *fetchers;		/* placeholder fetches of listings */
 	const struct relay_lock_journal *journal;	/* or NULL */
@@ -43,6 +45,19 @@ void relay_placeholder_forget(struct relay *r, const char *path);
 /* path's cached placeholder and its backend ETag, when both are known. */
 GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 				      char **etag);
+
+/* Take path's mutex folder (.x.mutex), waiting until deadline (monotonic
+ * us) while another client holds it (then -EBUSY); breaks one that stood
+ * unchanged for params.mutex_stale seconds. */
+int relay_mutex_take(struct relay *r, const char *path, gint64 deadline);
+void relay_mutex_drop(struct relay *r, const char *path);
+/* A MKCOL of ours on path's mutex went unanswered: the mutex it may have
+ * made is removed once it stood unchanged for a few seconds (seen over
+ * several calls). */
+int relay_mutex_repair(struct relay *r, const char *path);
+/* A request of ours on path's lock went unanswered a short while ago. */
+bool relay_lock_uncertain(struct relay *r, const char *path);
+void relay_mutex_seen_free(gpointer data);
 
 /* Read path's lock file: -ENOENT when there is none. */
 int relay_lock_read(struct relay *r, const char *lock_path,

@@ -259,19 +259,61 @@ static int rename_file_locked(struct relay *r, const char *from,
 	return ret;
 }
 
+/* -EBUSY when dir holds, at any depth, a lock this mount does not hold:
+ * another client is moving one of its files, and a rename of the folder
+ * would leave that client's lock behind under the new name. */
+static int dir_check_locks(struct relay *r, const char *dir, unsigned depth)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int ret = depth > 64 ? -ELOOP : backend_list(r->backend, dir, &entries);
+
+	for (guint i = 0; ret == 0 && i < entries->len; i++) {
+		const struct backend_entry *e = entries->pdata[i];
+		g_autofree char *target = NULL;
+		enum relay_special_kind kind = relay_name_classify(e->name,
+								   &target);
+		g_autofree char *p = relay_path_join(dir,
+						     target ? target : e->name);
+
+		if (kind == RELAY_NAME_MUTEX)
+			ret = -EBUSY;
+		else if (kind == RELAY_NAME_LOCK && target && !e->is_dir)
+			ret = relay_lock_held(r, p) ? 0 : -EBUSY;
+		else if (kind == RELAY_NAME_REGULAR && e->is_dir)
+			ret = dir_check_locks(r, p, depth + 1);
+	}
+	return ret;
+}
+
+static int rename_dir(struct relay *r, const char *from, const char *to)
+{
+	int ret = dir_check_locks(r, from, 0);
+
+	if (ret == -EBUSY)
+		g_message("relay: %s holds a file another client is moving; "
+			  "not renamed", from);
+	if (ret == 0)
+		ret = backend_rename(r->backend, from, to);
+	if (ret == 0)
+		relay_locks_follow_dir(r, from, to);
+	return ret;
+}
+
 int relay_rename(struct relay *r, const char *from, const char *to,
 		 bool is_dir)
 {
 	int ret, rel;
 
 	if (is_dir)
-		return backend_rename(r->backend, from, to);
+		return rename_dir(r, from, to);
 	ret = relay_lock_acquire(r, from, RELAY_LOCK_WRITE);
 	if (ret < 0)
 		return ret;
 	ret = relay_lock_acquire(r, to, RELAY_LOCK_WRITE);
 	if (ret == 0) {
 		ret = rename_file_locked(r, from, to);
+		if (ret == 0)
+			relay_lock_follow_rename(r, from, to);
 		rel = relay_lock_release(r, to);
 		ret = ret < 0 ? ret : rel;
 	}
@@ -299,8 +341,9 @@ int relay_rmdir(struct relay *r, const char *path)
 		enum relay_special_kind kind = relay_name_classify(e->name,
 								   NULL);
 
-		busy |= kind == RELAY_NAME_LOCK;
-		full |= kind == RELAY_NAME_REGULAR || e->is_dir;
+		busy |= kind == RELAY_NAME_LOCK || kind == RELAY_NAME_MUTEX;
+		full |= kind == RELAY_NAME_REGULAR ||
+			(e->is_dir && kind != RELAY_NAME_MUTEX);
 	}
 	if (busy || full)
 		return busy ? -EBUSY : -ENOTEMPTY;

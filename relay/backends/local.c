@@ -263,21 +263,30 @@ static int local_put_data(void *state, const char *path, const void *data,
 	return write_atomic(state, "put", path, data, len, -1, false);
 }
 
-static int local_put_data_if(void *state, const char *path, const void *data,
-			     size_t len, const char *etag)
+/* 0 while path is the version etag names, -ESTALE when it changed since
+ * it was listed, or why it cannot be looked at (op names the call). */
+static int check_version(struct local_state *st, const char *op,
+			 const char *path, const char *etag)
 {
-	struct local_state *st = state;
 	struct backend_entry now = { 0 };
 	struct stat sb;
 	bool same;
 
 	if (fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail("put", path, errno);
+		return fail(op, path, errno);
 	fill_entry(&now, last_segment(path), &sb);
 	same = strcmp(now.etag, etag) == 0;
 	backend_entry_clear(&now);
-	if (!same)
-		return -ESTALE; /* changed since it was listed */
+	return same ? 0 : -ESTALE;
+}
+
+static int local_put_data_if(void *state, const char *path, const void *data,
+			     size_t len, const char *etag)
+{
+	int ret = check_version(state, "put", path, etag);
+
+	if (ret < 0)
+		return ret;
 	return write_atomic(state, "put", path, data, len, -1, false);
 }
 
@@ -323,6 +332,15 @@ static int local_rmdir(void *state, const char *path)
 	return 0;
 }
 
+/* The check and the rmdir are two steps: a mutex is broken only after it
+ * stood unchanged for a long while, so nobody is between them. */
+static int local_rmdir_if(void *state, const char *path, const char *etag)
+{
+	int ret = etag ? check_version(state, "rmdir", path, etag) : 0;
+
+	return ret < 0 ? ret : local_rmdir(state, path);
+}
+
 static int local_statfs(void *state, struct statvfs *out)
 {
 	struct local_state *st = state;
@@ -338,7 +356,7 @@ const struct relay_backend backend_local = {
 	.name = "local",
 	.schemes = local_schemes,
 	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME |
-		BACKEND_ATOMIC_PUT,
+		BACKEND_ATOMIC_PUT | BACKEND_ATOMIC_MKDIR,
 	.open = local_open,
 	.close = local_close,
 	.list = local_list,
@@ -351,6 +369,8 @@ const struct relay_backend backend_local = {
 	.remove = local_remove,
 	.rename = local_rename,
 	.mkdir = local_mkdir,
+	.mkdir_excl = local_mkdir,
 	.rmdir = local_rmdir,
+	.rmdir_if = local_rmdir_if,
 	.statfs = local_statfs,
 };

@@ -37,7 +37,9 @@ enum op {
 	OP_REMOVE,
 	OP_RENAME,
 	OP_MKDIR,
-	OP_RMDIR
+	OP_MUTEX,	/* MKCOL that must be ours alone */
+	OP_RMDIR,
+	OP_RMDIR_IF
 };
 
 /* Everything is read-only after open but digest, which is atomic. */
@@ -142,13 +144,15 @@ static const char *refused_hint(const struct request *rq)
  * failures other than ENOENT and EEXIST. */
 static int map_result(const struct request *rq)
 {
-	bool parent_op = rq->op == OP_MKDIR || rq->op == OP_PUT ||
+	bool parent_op = rq->op == OP_MKDIR || rq->op == OP_MUTEX ||
+			 rq->op == OP_PUT ||
 			 rq->op == OP_PUT_DATA || rq->op == OP_CREATE ||
 			 rq->op == OP_PUT_IF ||
 			 rq->op == OP_RENAME;
 	/* a repeated DELETE finding nothing: the earlier one did it */
 	bool deleted =
-	    rq->maybe_done && (rq->op == OP_REMOVE || rq->op == OP_RMDIR);
+	    rq->maybe_done && (rq->op == OP_REMOVE || rq->op == OP_RMDIR ||
+			       rq->op == OP_RMDIR_IF);
 	int transport_err =
 	    rq->code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 
@@ -166,14 +170,23 @@ static int map_result(const struct request *rq)
 	case 206:
 	case 207:
 		return 0;
-	case 401:
 	case 403:
+		/* maybe a lost race (the caller looks): Apache says 403 when
+		 * the file went away between its stat and its open, or when
+		 * another MKCOL won inside mkdir(2) */
+		if (rq->op == OP_MUTEX || rq->op == OP_GET)
+			return -EACCES;
+		return report(rq, -EACCES, refused_hint(rq));
+	case 401:
 		return report(rq, -EACCES, refused_hint(rq));
 	case 404:
 		if (rq->op == OP_OPEN)
 			return report(rq, -ENOENT, "no such collection");
 		return deleted ? 0 : -ENOENT;
 	case 405:
+		if (rq->op == OP_MUTEX)
+			return rq->maybe_done ? report(rq, -EIO, "an earlier "
+				"attempt may have made it") : -EEXIST;
 		if (rq->op != OP_MKDIR)
 			return report(rq, -EIO, NULL);
 		return rq->maybe_done ? 0 : -EEXIST;
@@ -183,7 +196,7 @@ static int map_result(const struct request *rq)
 	case 412:
 		if (rq->op == OP_CREATE)
 			return -EEXIST;
-		if (rq->op == OP_PUT_IF)
+		if (rq->op == OP_PUT_IF || rq->op == OP_RMDIR_IF)
 			return -ESTALE; /* changed since it was listed */
 		return report(rq, -EBUSY, "the file is locked");
 	case 416: /* a range starting at or after the end */
@@ -545,7 +558,8 @@ static bool retryable(const struct request *rq)
 {
 	/* a repeated conditional PUT would find its own change: -ESTALE */
 	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME &&
-			  rq->op != OP_PUT_IF;
+			  rq->op != OP_PUT_IF && rq->op != OP_MUTEX &&
+			  rq->op != OP_RMDIR_IF;
 
 	if (rq->local_err || rq->done)
 		return false;
@@ -934,6 +948,15 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 	rq.offset = offset;
 	rq.remaining = length;
 	err = perform(&rq);
+	if (err == -EACCES) {
+		struct backend_entry e = { 0 };
+
+		if (webdav_stat(state, path, &e) == -ENOENT)
+			err = -ENOENT; /* deleted while Apache opened it */
+		else
+			report(&rq, err, refused_hint(&rq));
+		backend_entry_clear(&e);
+	}
 	request_clear(&rq);
 	return err;
 }
@@ -1013,6 +1036,25 @@ static int webdav_mkdir(void *state, const char *path)
 	return simple(state, OP_MKDIR, "MKCOL", path, true, NULL);
 }
 
+/* Apache answers 403 to the MKCOLs that lost the race inside mkdir(2)
+ * (405 to those that found the folder made): a 403 is a refusal only when
+ * the folder is not there. */
+static int webdav_mkdir_excl(void *state, const char *path)
+{
+	struct backend_entry e = { 0 };
+	int err = simple(state, OP_MUTEX, "MKCOL", path, true, NULL);
+
+	if (err != -EACCES)
+		return err;
+	if (webdav_stat(state, path, &e) == 0 && e.is_dir)
+		err = -EEXIST;
+	backend_entry_clear(&e);
+	if (err == -EACCES)
+		g_warning("webdav: MKCOL %s: 403 Forbidden; the server refused "
+			  "access with these credentials", path);
+	return err;
+}
+
 static int webdav_rename(void *state, const char *from, const char *to)
 {
 	struct webdav *wd = state;
@@ -1057,6 +1099,19 @@ static int webdav_rmdir(void *state, const char *path)
 	g_ptr_array_free(coll, TRUE);
 	g_ptr_array_free(res, TRUE);
 	return err ? err : simple(wd, OP_RMDIR, "DELETE", path, true, NULL);
+}
+
+/* One DELETE of an (empty) collection, with If-Match when etag is known:
+ * 412 means it is another version now. */
+static int webdav_rmdir_if(void *state, const char *path, const char *etag)
+{
+	g_autofree char *if_match = NULL;
+
+	if (etag && strpbrk(etag, "\r\n"))
+		return -ESTALE; /* never let a listing inject a header */
+	if (etag)
+		if_match = g_strdup_printf("If-Match: %s", etag);
+	return simple(state, OP_RMDIR_IF, "DELETE", path, true, if_match);
 }
 
 /* ---- open and close ---- */
@@ -1238,8 +1293,10 @@ static int webdav_open(const struct backend_options *opt, void **state)
 const struct relay_backend backend_webdav = {
     .name = "webdav",
     .schemes = webdav_schemes,
-    /* Apache's PUT is not atomic: no BACKEND_ATOMIC_PUT */
-    .caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME,
+    /* Apache's PUT is not atomic: no BACKEND_ATOMIC_PUT; nor is its
+     * PUT with If-None-Match (two creators can both get 201), while its
+     * MKCOL is a mkdir(2): tests/integration/test_server_races.py */
+    .caps = BACKEND_CAN_RENAME | BACKEND_ATOMIC_MKDIR,
     .open = webdav_open,
     .close = webdav_close,
     .list = webdav_list,
@@ -1252,6 +1309,8 @@ const struct relay_backend backend_webdav = {
     .remove = webdav_remove,
     .rename = webdav_rename,
     .mkdir = webdav_mkdir,
+    .mkdir_excl = webdav_mkdir_excl,
     .rmdir = webdav_rmdir,
+    .rmdir_if = webdav_rmdir_if,
     .statfs = webdav_statfs,
 };

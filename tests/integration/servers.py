@@ -41,6 +41,8 @@ APACHE = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 LOG_FORMAT = "%m %U %>s %B"
 CONN_FORMAT = "%k %m %U"   # %k: keep-alive requests so far, 0 = new conn
+# when each request began and ended (microseconds since the epoch)
+TIMED_FORMAT = "%{begin:usec}t %{end:usec}t %m %>s %U"
 REALM = "relay"
 
 
@@ -102,6 +104,7 @@ class Apache:
         self.conf = os.path.join(self.tmp, "httpd.conf")
         self.log = os.path.join(self.tmp, "access.log")
         self.connlog = os.path.join(self.tmp, "conn.log")
+        self.timedlog = os.path.join(self.tmp, "timed.log")
         self.errlog = os.path.join(self.tmp, "error.log")
         self.cacert = None
         self.proc = None
@@ -161,6 +164,8 @@ class Apache:
             'CustomLog "%s" relay' % self.log,
             'LogFormat "%s" conn' % CONN_FORMAT,
             'CustomLog "%s" conn' % self.connlog,
+            'LogFormat "%s" timed' % TIMED_FORMAT,
+            'CustomLog "%s" timed' % self.timedlog,
             'DAVLockDB "%s/lock/DAVLock"' % t,
             "LimitRequestBody 0", "KeepAlive On", "MaxKeepAliveRequests 0",
             "KeepAliveTimeout 60", "Timeout 60",
@@ -265,20 +270,32 @@ class Apache:
             elif time.monotonic() - since >= quiet:
                 break
 
+    def _log_lines(self, path):
+        """The lines of one of the logs since the last clear_log()."""
+        self._settle()
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return [line.rstrip("\n") for line in f]
+        except FileNotFoundError:
+            return []
+
     def requests(self):
         """[(method, decoded_path, status)] since the last clear_log()."""
-        self._settle()
         out = []
-        try:
-            with open(self.log, encoding="utf-8",
-                      errors="surrogateescape") as f:
-                for line in f:
-                    line = line.rstrip("\n")
-                    method, rest = line.split(" ", 1)
-                    path, status, _size = rest.rsplit(" ", 2)
-                    out.append((method, _unescape_log(path), int(status)))
-        except FileNotFoundError:
-            pass
+        for line in self._log_lines(self.log):
+            method, rest = line.split(" ", 1)
+            path, status, _size = rest.rsplit(" ", 2)
+            out.append((method, _unescape_log(path), int(status)))
+        return out
+
+    def timed_requests(self):
+        """[(begin_us, end_us, method, status, decoded_path)] since the
+        last clear_log()."""
+        out = []
+        for line in self._log_lines(self.timedlog):
+            begin, end, method, status, path = line.split(" ", 4)
+            out.append((int(begin), int(end), method, int(status),
+                        _unescape_log(path)))
         return out
 
     def connections(self):
@@ -292,7 +309,7 @@ class Apache:
 
     def clear_log(self):
         self._settle()
-        for path in (self.log, self.connlog):
+        for path in (self.log, self.connlog, self.timedlog):
             if os.path.exists(path):
                 os.truncate(path, 0)
 

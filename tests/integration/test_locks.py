@@ -145,3 +145,46 @@ def test_read_lock_left_by_a_crash_is_released_at_remount(relay, mount):
     assert relay.locks() == []
     with open(again.p("f.bin")) as f:
         assert f.read() == "x" * 4000000
+
+
+def test_lock_follows_a_file_renamed_while_it_is_read(relay, mount):
+    data = os.urandom(3 * 1024 * 1024)
+    alice = mount("alice", "block_size=1M")
+    with open(alice.p("big"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M")
+    with open(bob.p("big"), "rb") as f:
+        assert f.read(1000) == data[:1000]
+        assert relay.exists(".big.lock")
+        os.rename(bob.p("big"), bob.p("big2"))
+        assert not relay.exists(".big.lock")
+        assert relay.exists(".big2.lock")
+        assert f.read() == data[1000:]
+    assert bob.unmount() == 0
+    assert relay.locks() == []
+    assert placeholder(relay.read(".big2.placeholder"))[1] == ["bob"]
+
+
+def test_locks_follow_a_folder_renamed_while_a_file_in_it_is_read(
+        relay, mount):
+    data = os.urandom(3 * 1024 * 1024)
+    alice = mount("alice", "block_size=1M")
+    os.makedirs(alice.p("d", "sub"))
+    with open(alice.p("d", "sub", "f"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M")
+    with open(bob.p("d", "sub", "f"), "rb") as f:
+        assert f.read(1000) == data[:1000]
+        # another client may not move the folder from under the reader
+        with pytest.raises(OSError) as e:
+            os.rename(alice.p("d"), alice.p("x"))
+        assert e.value.errno == errno.EBUSY
+        os.rename(bob.p("d"), bob.p("e"))
+        assert relay.exists("e", "sub", ".f.lock")
+        assert f.read() == data[1000:]
+    assert bob.unmount() == 0
+    assert relay.locks() == []
+    assert placeholder(relay.read("e", "sub", ".f.placeholder"))[1] == [
+        "bob"]
+    os.rename(alice.p("e"), alice.p("x"))
+    assert relay.names() == ["x"]

@@ -110,7 +110,7 @@ def test_copy_tree_with_odd_names(relay, mount, tmp_path):
 
 
 @pytest.mark.parametrize("name", [".x.lock", ".x.placeholder",
-                                  ".x.message", ".x.1.message"])
+                                  ".x.message", ".x.1.message", ".x.mutex"])
 def test_special_names_are_refused(relay, mount, name):
     alice = mount("alice")
     for make in (lambda p: open(p, "w"), os.mkdir):

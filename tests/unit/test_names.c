@@ -16,6 +16,8 @@ static void test_special(void)
 	    {".x.placeholder", RELAY_NAME_PLACEHOLDER, "x"},
 	    {".x.message", RELAY_NAME_MESSAGE, "x"},
 	    {".x.abc.message", RELAY_NAME_MESSAGE, "x"},
+	    {".x.mutex", RELAY_NAME_MUTEX, "x"},
+	    {".a.txt.mutex", RELAY_NAME_MUTEX, "a.txt"},
 	    {".a.txt.lock", RELAY_NAME_LOCK, "a.txt"},
 	    {".a.txt.placeholder", RELAY_NAME_PLACEHOLDER, "a.txt"},
 	    {".a.txt.1700000000.message", RELAY_NAME_MESSAGE, "a.txt"},
@@ -71,6 +73,8 @@ static void test_valid(void)
 	    {".x.placeholder", false},
 	    {".x.message", false},
 	    {".x.abc.message", false},
+	    {".x.mutex", false},
+	    {"x.mutex", true},
 	    {".lock", false},
 	    {"x", true},
 	    {".hidden", true},
@@ -99,19 +103,26 @@ static void test_sibling_paths(void)
 		const char *path;
 		const char *lock;
 		const char *placeholder;
+		const char *mutex;
 	} cases[] = {
-	    {"x", ".x.lock", ".x.placeholder"},
-	    {"dir/sub/x", "dir/sub/.x.lock", "dir/sub/.x.placeholder"},
-	    {"dir/a.txt", "dir/.a.txt.lock", "dir/.a.txt.placeholder"},
-	    {"d/.hidden", "d/..hidden.lock", "d/..hidden.placeholder"},
+	    {"x", ".x.lock", ".x.placeholder", ".x.mutex"},
+	    {"dir/sub/x", "dir/sub/.x.lock", "dir/sub/.x.placeholder",
+	     "dir/sub/.x.mutex"},
+	    {"dir/a.txt", "dir/.a.txt.lock", "dir/.a.txt.placeholder",
+	     "dir/.a.txt.mutex"},
+	    {"d/.hidden", "d/..hidden.lock", "d/..hidden.placeholder",
+	     "d/..hidden.mutex"},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		char *lock = relay_lock_path(cases[i].path);
 		char *placeholder = relay_placeholder_path(cases[i].path);
+		char *mutex = relay_mutex_path(cases[i].path);
 
 		g_assert_cmpstr(lock, ==, cases[i].lock);
 		g_assert_cmpstr(placeholder, ==, cases[i].placeholder);
+		g_assert_cmpstr(mutex, ==, cases[i].mutex);
+		g_free(mutex);
 		g_free(lock);
 		g_free(placeholder);
 	}

@@ -357,7 +357,7 @@ static void test_open(void)
 	void *st = NULL;
 
 	g_assert_cmpint(backend_webdav.caps, ==,
-			BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME);
+			BACKEND_CAN_RENAME | BACKEND_ATOMIC_MKDIR);
 	log_clear(plain);
 	st = open_ok(&opt); /* one PROPFIND Depth: 0 on the root */
 	assert_requests(plain, "PROPFIND /dav/ 207", NULL);
@@ -537,6 +537,35 @@ static void test_put_fd(void)
 	backend_webdav.remove(st, "big.bin");
 	backend_webdav.remove(st, "short.bin");
 	backend_webdav.remove(st, "empty");
+	backend_webdav.close(st);
+	assert_no_warnings();
+}
+
+/* The mutex folder: MKCOL only when absent, DELETE only of the version
+ * that stat showed. */
+static void test_mutex_folder(void)
+{
+	void *st = open_plain();
+	struct backend_entry e = { 0 };
+
+	g_assert_cmpint(backend_webdav.mkdir_excl(st, ".m.mutex"), ==, 0);
+	g_assert_cmpint(backend_webdav.mkdir_excl(st, ".m.mutex"), ==,
+			-EEXIST);
+	g_assert_cmpint(backend_webdav.mkdir_excl(st, "nodir/.m.mutex"), ==,
+			-ENOENT);
+	/* Apache's ETags are weak for a second, and a weak one never
+	 * satisfies If-Match; a mutex is broken only long after that */
+	g_usleep(1100 * 1000);
+	g_assert_cmpint(backend_webdav.stat(st, ".m.mutex", &e), ==, 0);
+	g_assert_true(e.is_dir);
+	g_assert_nonnull(e.etag);
+	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", "\"other\""),
+			==, -ESTALE);
+	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", e.etag), ==,
+			0);
+	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", NULL), ==,
+			-ENOENT);
+	backend_entry_clear(&e);
 	backend_webdav.close(st);
 	assert_no_warnings();
 }
@@ -1509,6 +1538,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/webdav/apache/missing", test_missing);
 	g_test_add_func("/webdav/apache/put-fd", test_put_fd);
 	g_test_add_func("/webdav/apache/create-excl", test_create_excl);
+	g_test_add_func("/webdav/apache/mutex-folder", test_mutex_folder);
 	g_test_add_func("/webdav/apache/rename", test_rename);
 	g_test_add_func("/webdav/apache/put-if", test_put_if);
 	g_test_add_func("/webdav/apache/dirs", test_dirs);
