@@ -518,23 +518,50 @@ static int hide_unlinked(struct relayfs *fs, const char *rfrom,
 	return 0;
 }
 
-/* Push what a renamed file has staged, and let its node follow. */
-static int rename_staged(struct relayfs *fs, const char *from, const char *to)
+/* Before a rename: push what the file has staged, so that the relay
+ * moves its latest version. */
+static int push_staged(struct relayfs *fs, const char *from)
 {
 	struct fs_node *node = fs_node_get(fs, from, false, false);
-	int ret = 0;
+	int ret;
 
 	if (!node)
 		return 0;
 	g_mutex_lock(&node->mutex);
 	ret = fs_push_locked(fs, node);
-	if (ret == 0 && node->staged)
-		ret = cache_staged_set_path(node->staged, to);
 	g_mutex_unlock(&node->mutex);
-	if (ret == 0)
-		fs_node_move(fs, node, to);
 	fs_node_put(fs, node, false);
 	return ret;
+}
+
+/* After a rename: the renamed file's node (open handles, staged copy)
+ * follows it, and the node of the file it replaced is unlinked: a copy of
+ * that file still waiting to be pushed is superseded, never pushed. */
+static void nodes_follow_rename(struct relayfs *fs, const char *from,
+				const char *to, struct fs_node *replaced)
+{
+	struct fs_node *node = fs_node_get(fs, from, false, false);
+	bool had = false;
+
+	if (replaced) {
+		g_mutex_lock(&replaced->mutex);
+		had = replaced->staged != NULL && !replaced->deleted;
+		replaced->deleted = true;
+		fs_node_staged_changed_locked(replaced);
+		g_mutex_unlock(&replaced->mutex);
+		fs_node_orphan(fs, replaced);
+		if (had)
+			g_message("%s replaced by the rename of %s: its copy "
+				  "not pushed yet is dropped", to, from);
+	}
+	if (!node)
+		return;
+	g_mutex_lock(&node->mutex);
+	if (node->staged)
+		cache_staged_set_path(node->staged, to);
+	g_mutex_unlock(&node->mutex);
+	fs_node_move(fs, node, to);
+	fs_node_put(fs, node, false);
 }
 
 static int rename_target_check(struct relayfs *fs, const char *to,
@@ -563,6 +590,7 @@ static int relayfs_rename(const char *from, const char *to,
 	struct relayfs *fs = relayfs_get();
 	const char *rfrom = fs_relay_path(from);
 	const char *rto = fs_relay_path(to);
+	struct fs_node *replaced;
 	struct relay_file *f;
 	bool is_dir;
 	int ret = (flags & ~RENAME_NOREPLACE) ? -EINVAL : check_new_name(rto);
@@ -571,7 +599,7 @@ static int relayfs_rename(const char *from, const char *to,
 		return hide_unlinked(fs, rfrom, rto);
 
 	if (ret == 0)
-		ret = rename_staged(fs, rfrom, rto);
+		ret = push_staged(fs, rfrom);
 	if (ret == 0)
 		ret = fs_lookup(fs, rfrom, &f);
 	if (ret < 0)
@@ -579,10 +607,16 @@ static int relayfs_rename(const char *from, const char *to,
 	is_dir = f->is_dir;
 	relay_file_free(f);
 	ret = rename_target_check(fs, rto, is_dir, flags);
+	replaced = ret == 0 && !is_dir ? fs_node_get(fs, rto, false, false) :
+					 NULL;
 	if (ret == 0)
 		ret = relay_rename(fs->relay, rfrom, rto, is_dir);
 	if (ret == 0 && is_dir)
 		fs_nodes_move_dir(fs, rfrom, rto);
+	else if (ret == 0)
+		nodes_follow_rename(fs, rfrom, rto, replaced);
+	if (replaced)
+		fs_node_put(fs, replaced, false);
 	fs_invalidate_parent(fs, rfrom);
 	fs_invalidate_parent(fs, rto);
 	if (is_dir)

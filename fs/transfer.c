@@ -364,7 +364,8 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	if (!node->read_locked)
 		ret = take_read_lock_locked(fs, node);
 	if (ret == 0)
-		ret = relay_register_pull(fs->relay, node->path, &removed);
+		ret = relay_register_pull(fs->relay, node->path,
+					  node->file->placeholder, &removed);
 	if (ret < 0) {
 		g_warning("pull of %s: registration failed: %s; tried again "
 			  "at the next open", node->path, g_strerror(-ret));

@@ -280,13 +280,11 @@ static GBytes *placeholder_lookup(struct relay *r, const char *path,
 
 	g_mutex_lock(&r->mutex);
 	cp = g_hash_table_lookup(r->placeholders, path);
-	if (cp && !cp->tag && tag && g_bytes_get_size(cp->raw) != size) {
+	if (cp && !cp->tag && tag) {
+		/* written by us, its tag unknown: another client's of the
+		 * same size may be there now; read it again */
 		g_hash_table_remove(r->placeholders, path);
 		cp = NULL;
-	}
-	if (cp && !cp->tag && tag) {
-		cp->tag = g_strdup(tag);
-		cp->tag_is_etag = tag_is_etag;
 	}
 	if (cp && (!tag || g_strcmp0(cp->tag, tag) == 0))
 		raw = g_bytes_ref(cp->raw);
@@ -309,6 +307,15 @@ GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 	}
 	g_mutex_unlock(&r->mutex);
 	return raw;
+}
+
+char *relay_entry_tag(const struct backend_entry *e, bool *is_etag)
+{
+	*is_etag = e->etag != NULL;
+	if (e->etag)
+		return g_strdup(e->etag);
+	return g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT,
+			       e->mtime, e->size);
 }
 
 static struct relay_file *file_for(GHashTable *files, const char *name)
@@ -375,10 +382,8 @@ static void fold_entry(struct relay *r, GHashTable *files,
 	} else if (kind == RELAY_NAME_PLACEHOLDER) {
 		f->has_placeholder = true;
 		f->placeholder_size = e->size;
-		f->placeholder_tag_is_etag = e->etag != NULL;
-		f->placeholder_tag = e->etag ? g_strdup(e->etag) :
-			g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT,
-					e->mtime, e->size);
+		f->placeholder_tag = relay_entry_tag(e,
+						     &f->placeholder_tag_is_etag);
 	} else {
 		f->is_dir = e->is_dir;
 		f->has_content = !e->is_dir;

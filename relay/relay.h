@@ -148,8 +148,12 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	       int64_t mtime, const char *checksum);
 /* Register our pull of path (its lock held by the caller): read the
  * placeholder, append us unless listed, write it back, and remove the
- * content once `pullers` distinct clients have it. *removed tells. */
-int relay_register_pull(struct relay *r, const char *path, bool *removed);
+ * content once `pullers` distinct clients have it. *removed tells. Only
+ * in the version verified (its placeholder as listed; NULL: any): a newer
+ * one registers nothing. */
+int relay_register_pull(struct relay *r, const char *path,
+			const struct relay_placeholder *verified,
+			bool *removed);
 /* Rewrite the timestamp in path's placeholder, under its lock. */
 int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime);
 /* Fetch path's bytes [offset, offset+length) through sink; -ESTALE when

@@ -38,7 +38,10 @@ struct cached_placeholder {
 	GBytes *raw;
 };
 
-/* Remember raw as path's placeholder (tag NULL: written by us). */
+/* The version tag of a listed entry: its ETag, else "mtime-size". */
+char *relay_entry_tag(const struct backend_entry *e, bool *is_etag);
+/* Remember raw as path's placeholder with its tag (NULL: unknown, so the
+ * next listing that shows one reads it again). */
 void relay_placeholder_remember(struct relay *r, const char *path,
 				const char *tag, bool tag_is_etag, GBytes *raw);
 void relay_placeholder_forget(struct relay *r, const char *path);

@@ -6,6 +6,36 @@
 #include <errno.h>
 #include <string.h>
 
+/* path's placeholder was just written as raw, its lock held: learn the
+ * version tag the server gave it while nobody else can write it, so that
+ * a later listing knows it by its tag, never by its size alone. */
+static void remember_written(struct relay *r, const char *path, GBytes *raw)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	g_autofree char *tag = NULL;
+	struct backend_entry e = { 0 };
+	bool is_etag = false;
+
+	if (backend_stat(r->backend, ph_path, &e) == 0 &&
+	    e.size == g_bytes_get_size(raw))
+		tag = relay_entry_tag(&e, &is_etag);
+	backend_entry_clear(&e);
+	relay_placeholder_remember(r, path, tag, is_etag, raw);
+}
+
+/* Write path's placeholder (its lock held). */
+static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	gsize len;
+	const char *data = g_bytes_get_data(raw, &len);
+	int ret = backend_put_data(r->backend, ph_path, data, len);
+
+	if (ret == 0)
+		remember_written(r, path, raw);
+	return ret;
+}
+
 int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	       int64_t mtime, const char *checksum)
 {
@@ -18,12 +48,10 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	if (ret < 0)
 		return ret;
 	ph = relay_placeholder_format(r->params.client, mtime, checksum, &len);
-	ret = backend_put_data(r->backend, ph_path, ph, len);
-	if (ret == 0) {
-		raw = g_bytes_new(ph, len);
-		relay_placeholder_remember(r, path, NULL, false, raw);
+	raw = g_bytes_new(ph, len);
+	ret = put_placeholder(r, path, raw);
+	if (ret == 0)
 		ret = backend_put(r->backend, path, fd, size);
-	}
 	if (ret < 0) {
 		/* keep the lock: nobody may take the new placeholder with
 		 * the old content; the retry or the repair releases it */
@@ -32,18 +60,6 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 		return ret;
 	}
 	return relay_lock_release(r, path);
-}
-
-static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
-{
-	g_autofree char *ph_path = relay_placeholder_path(path);
-	gsize len;
-	const char *data = g_bytes_get_data(raw, &len);
-	int ret = backend_put_data(r->backend, ph_path, data, len);
-
-	if (ret == 0)
-		relay_placeholder_remember(r, path, NULL, false, raw);
-	return ret;
 }
 
 /* Remove the content once enough distinct clients have it. */
@@ -68,11 +84,25 @@ static int remove_if_pulled(struct relay *r, const char *path,
 	return ret;
 }
 
+/* ph names the version that was verified (same pusher, timestamp and
+ * checksum): registering in a newer one would have it removed before
+ * anyone has it. */
+static bool same_version(const struct relay_placeholder *ph,
+			 const struct relay_placeholder *verified)
+{
+	return !verified ||
+	       (g_strcmp0(ph->checksum, verified->checksum) == 0 &&
+		g_strcmp0(ph->pusher, verified->pusher) == 0 &&
+		ph->has_timestamp == verified->has_timestamp &&
+		ph->timestamp == verified->timestamp);
+}
+
 /* Append us to raw and write it back if the backend still holds etag:
  * saves reading the placeholder again under the lock. -ESTALE when it
  * changed since it was listed (or -ENOSYS when the backend cannot tell). */
 static int register_if_unchanged(struct relay *r, const char *path,
 				 GBytes *raw, const char *etag,
+				 const struct relay_placeholder *verified,
 				 struct relay_placeholder **ph)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
@@ -82,6 +112,8 @@ static int register_if_unchanged(struct relay *r, const char *path,
 	int ret;
 
 	*ph = relay_placeholder_parse(data, len);
+	if (!same_version(*ph, verified))
+		return -ESTALE;
 	if (relay_placeholder_has_puller(*ph, r->params.client))
 		return 0;
 	appended = relay_placeholder_append_puller(data, len,
@@ -92,13 +124,15 @@ static int register_if_unchanged(struct relay *r, const char *path,
 	*ph = NULL;
 	if (ret < 0)
 		return ret;
-	relay_placeholder_remember(r, path, NULL, false, appended);
+	remember_written(r, path, appended);
 	*ph = relay_placeholder_parse(data, len);
 	return 0;
 }
 
-/* Read the placeholder (under the lock), append us, write it back. */
+/* Read the placeholder (under the lock), append us, write it back;
+ * -ESTALE when it is no longer the version verified. */
 static int register_by_reading(struct relay *r, const char *path,
+			       const struct relay_placeholder *verified,
 			       struct relay_placeholder **ph)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
@@ -113,6 +147,8 @@ static int register_by_reading(struct relay *r, const char *path,
 		return ret;
 	data = g_bytes_get_data(raw, &len);
 	*ph = relay_placeholder_parse(data, len);
+	if (!same_version(*ph, verified))
+		return -ESTALE;
 	if (relay_placeholder_has_puller(*ph, r->params.client))
 		return 0;
 	appended = relay_placeholder_append_puller(data, len,
@@ -125,7 +161,9 @@ static int register_by_reading(struct relay *r, const char *path,
 	return ret;
 }
 
-int relay_register_pull(struct relay *r, const char *path, bool *removed)
+int relay_register_pull(struct relay *r, const char *path,
+			const struct relay_placeholder *verified,
+			bool *removed)
 {
 	g_autofree char *etag = NULL;
 	g_autoptr(GBytes) cached = relay_placeholder_cached_etag(r, path,
@@ -135,12 +173,18 @@ int relay_register_pull(struct relay *r, const char *path, bool *removed)
 
 	*removed = false;
 	if (cached)
-		ret = register_if_unchanged(r, path, cached, etag, &ph);
-	if (ret == -ESTALE || ret == -ENOSYS)
-		ret = register_by_reading(r, path, &ph);
-	if (ret == -ENOENT) {
-		g_message("relay: %s has no placeholder; pull not registered",
-			  path);
+		ret = register_if_unchanged(r, path, cached, etag, verified,
+					    &ph);
+	if (ret == -ESTALE || ret == -ENOSYS) {
+		relay_placeholder_free(ph);
+		ph = NULL;
+		ret = register_by_reading(r, path, verified, &ph);
+	}
+	if (ret == -ENOENT || ret == -ESTALE) {
+		g_message("relay: %s %s; pull not registered", path,
+			  ret == -ENOENT ? "has no placeholder" :
+			  "is another version now");
+		relay_placeholder_free(ph);
 		return 0;
 	}
 	if (ret == 0)

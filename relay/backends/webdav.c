@@ -1038,17 +1038,22 @@ static int webdav_mkdir(void *state, const char *path)
 
 /* Apache answers 403 to the MKCOLs that lost the race inside mkdir(2)
  * (405 to those that found the folder made): a 403 is a refusal only when
- * the folder is not there. */
+ * the folder is not there, again and again. */
 static int webdav_mkdir_excl(void *state, const char *path)
 {
-	struct backend_entry e = { 0 };
-	int err = simple(state, OP_MUTEX, "MKCOL", path, true, NULL);
+	int err = -EACCES;
 
-	if (err != -EACCES)
-		return err;
-	if (webdav_stat(state, path, &e) == 0 && e.is_dir)
-		err = -EEXIST;
-	backend_entry_clear(&e);
+	/* the winner may have removed it again before we look: a refusal
+	 * is a 403 that stays */
+	for (int tries = 0; err == -EACCES && tries < 5; tries++) {
+		struct backend_entry e = { 0 };
+
+		err = simple(state, OP_MUTEX, "MKCOL", path, true, NULL);
+		if (err == -EACCES && webdav_stat(state, path, &e) == 0 &&
+		    e.is_dir)
+			err = -EEXIST;
+		backend_entry_clear(&e);
+	}
 	if (err == -EACCES)
 		g_warning("webdav: MKCOL %s: 403 Forbidden; the server refused "
 			  "access with these credentials", path);

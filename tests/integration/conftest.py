@@ -107,7 +107,7 @@ def relay(request, tmp_path):
 class Mount:
     """One running relayfs: `path` is its mountpoint."""
 
-    def __init__(self, relay, client, tmp, options, env=None):
+    def __init__(self, relay, client, tmp, options, env_extra=None):
         self.relay = relay
         self.client = client
         self.path = os.path.join(tmp, "mnt-" + client)
@@ -121,8 +121,8 @@ class Mount:
         env = dict(os.environ, XDG_CONFIG_HOME=self.home + "/config",
                    XDG_DATA_HOME=self.home + "/data",
                    XDG_CACHE_HOME=self.home + "/cache",
-                   RELAYFS_RETRY_SECONDS="1", G_MESSAGES_DEBUG="",
-                   **(env or {}))
+                   RELAYFS_RETRY_SECONDS="1", G_MESSAGES_DEBUG="")
+        env.update(env_extra or {})
         self.log = open(self.logfile, "w")
         self.proc = subprocess.Popen(
             [BIN, "-f", "-o", ",".join(opts), relay.url, self.path],

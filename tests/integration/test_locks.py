@@ -148,7 +148,7 @@ def test_read_lock_left_by_a_crash_is_released_at_remount(relay, mount):
 
 
 def test_lock_follows_a_file_renamed_while_it_is_read(relay, mount):
-    data = os.urandom(3 * 1024 * 1024)
+    data = os.urandom(16 * 1024 * 1024)  # more than read-ahead fetches
     alice = mount("alice", "block_size=1M")
     with open(alice.p("big"), "wb") as f:
         f.write(data)
@@ -167,7 +167,7 @@ def test_lock_follows_a_file_renamed_while_it_is_read(relay, mount):
 
 def test_locks_follow_a_folder_renamed_while_a_file_in_it_is_read(
         relay, mount):
-    data = os.urandom(3 * 1024 * 1024)
+    data = os.urandom(16 * 1024 * 1024)  # more than read-ahead fetches
     alice = mount("alice", "block_size=1M")
     os.makedirs(alice.p("d", "sub"))
     with open(alice.p("d", "sub", "f"), "wb") as f:

@@ -5,8 +5,11 @@ promise (DESIGN.md, Operations)."""
 import errno
 import os
 import subprocess
+import time
 
 import pytest
+
+from conftest import Mount
 
 
 def request_counts(m):
@@ -112,3 +115,51 @@ def test_errors_of_rename_unlink_and_rmdir(relay, mount):
             call()
         assert e.value.errno == want, (e.value, want)
     assert sorted(relay.names()) == [".g.placeholder", "d", "g"]
+
+
+def test_rename_onto_a_file_not_pushed_yet_wins(relay, mount):
+    # as on a local filesystem: the rename replaces y, and what was being
+    # written to the old y is never pushed over it
+    alice = mount("alice")
+    with open(alice.p("x"), "w") as f:
+        f.write("from x\n")
+    old_y = open(alice.p("y"), "w")
+    old_y.write("old y\n")
+    old_y.flush()
+    os.rename(alice.p("x"), alice.p("y"))
+    old_y.write("more\n")
+    old_y.close()
+    with open(alice.p("y")) as f:
+        assert f.read() == "from x\n"
+    assert alice.unmount() == 0
+    assert relay.read("y") == b"from x\n"
+    assert sorted(relay.names()) == [".y.placeholder", "y"]
+
+
+def test_rename_onto_a_file_whose_push_is_pending_wins(relay, tmp_path):
+    # y's push failed and waits for a retry; `mv x y` replaces it: the
+    # retry, and the next mount, never push the old y over x's content
+    alice = Mount(relay, "alice", str(tmp_path), ["lock_wait=0"],
+                  env_extra={"RELAYFS_RETRY_SECONDS": "3600"})
+    try:
+        with open(alice.p("x"), "w") as f:
+            f.write("from x\n")
+        relay.write(".y.lock", "lock%1.0\nowner: zed\nmode: w")
+        with pytest.raises(OSError) as e:
+            with open(alice.p("y"), "w") as f:
+                f.write("old y\n")
+        assert e.value.errno == errno.EBUSY
+        # the release after the close tries once more: wait for it
+        deadline = time.monotonic() + 10
+        while alice.text().count("push of y failed") < 2:
+            assert time.monotonic() < deadline, alice.text()
+            time.sleep(0.02)
+        os.unlink(relay.path(".y.lock"))
+        os.rename(alice.p("x"), alice.p("y"))
+    finally:
+        assert alice.unmount() == 0
+    assert "y replaced by the rename of x" in alice.text()
+    again = Mount(relay, "alice", str(tmp_path), [])
+    assert again.unmount() == 0
+    assert relay.read("y") == b"from x\n"
+    assert sorted(relay.names()) == [".y.placeholder", "y"]

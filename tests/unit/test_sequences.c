@@ -309,8 +309,10 @@ static void test_push(struct fixture *fx, gconstpointer data)
 	g_assert_cmpint(relay_push(fx->relay, "d/x", fd, 5, 1700000000, "ab"),
 			==, 0);
 	log = take_log(fx);
+	/* the placeholder's tag is learnt while the lock is held */
 	g_assert_cmpstr(log, ==, "create d/.x.lock; put d/.x.placeholder; "
-				 "put d/x; remove d/.x.lock");
+				 "stat d/.x.placeholder; put d/x; "
+				 "remove d/.x.lock");
 	ph = content(fx, "d/.x.placeholder");
 	g_assert_cmpstr(ph, ==, "placeholder%1.0\npusher: bob\ntimestamp: "
 				"1700000000\nchecksum: ab\n---pullers---");
@@ -329,8 +331,8 @@ static void test_push_without_exclusive_create(struct fixture *fx,
 	g_assert_cmpint(relay_push(fx->relay, "x", fd, 5, 1, NULL), ==, 0);
 	log = take_log(fx);
 	g_assert_cmpstr(log, ==, "stat .x.lock; put .x.lock; stat .x.lock; "
-				 "get .x.lock; put .x.placeholder; put x; "
-				 "remove .x.lock");
+				 "get .x.lock; put .x.placeholder; "
+				 "stat .x.placeholder; put x; remove .x.lock");
 	close(fd);
 }
 
@@ -346,16 +348,45 @@ static void test_register_pull(struct fixture *fx, gconstpointer data)
 	fake_set(&fx->fake, "x", "data", 4, 0);
 	g_assert_cmpint(relay_lock_acquire(fx->relay, "x", RELAY_LOCK_READ),
 			==, 0);
-	g_assert_cmpint(relay_register_pull(fx->relay, "x", &removed), ==, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", NULL, &removed),
+			==, 0);
 	g_assert_cmpint(relay_lock_release(fx->relay, "x"), ==, 0);
 	log = take_log(fx);
 	g_assert_cmpstr(log, ==, "create .x.lock; get .x.placeholder; "
-				 "put .x.placeholder; remove x; "
+				 "put .x.placeholder; stat .x.placeholder; "
+				 "remove x; "
 				 "remove .x.lock");
 	g_assert_true(removed);
 	after = content(fx, ".x.placeholder");
 	g_assert_cmpstr(after, ==, "placeholder%1.0\npusher: alice\n"
 				   "color: blue\n---pullers---\nbob");
+}
+
+/* A newer version replaced the one verified: nothing is registered in
+ * it, nothing removed. */
+static void test_register_only_the_version_verified(struct fixture *fx,
+						    gconstpointer data)
+{
+	const char *v1 = "placeholder%1.0\npusher: alice\ntimestamp: 1\n"
+			 "checksum: aa\n---pullers---";
+	const char *v2 = "placeholder%1.0\npusher: carol\ntimestamp: 2\n"
+			 "checksum: bb\n---pullers---";
+	struct relay_placeholder *verified = relay_placeholder_parse(
+		v1, strlen(v1));
+	g_autofree char *log = NULL;
+	g_autofree char *after = NULL;
+	bool removed;
+
+	fake_set(&fx->fake, ".x.placeholder", v2, strlen(v2), 0);
+	fake_set(&fx->fake, "x", "new!", 4, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", verified,
+					    &removed), ==, 0);
+	g_assert_false(removed);
+	log = take_log(fx);
+	g_assert_cmpstr(log, ==, "get .x.placeholder");
+	after = content(fx, ".x.placeholder");
+	g_assert_cmpstr(after, ==, v2);
+	relay_placeholder_free(verified);
 }
 
 static void test_register_twice_and_two_pullers(struct fixture *fx,
@@ -370,12 +401,16 @@ static void test_register_twice_and_two_pullers(struct fixture *fx,
 	fx->relay = open_relay(fx, "bob", 2);
 	fake_set(&fx->fake, ".x.placeholder", ph, strlen(ph), 0);
 	fake_set(&fx->fake, "x", "data", 4, 0);
-	g_assert_cmpint(relay_register_pull(fx->relay, "x", &removed), ==, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", NULL, &removed),
+			==, 0);
 	g_assert_false(removed);
 	g_free(take_log(fx));
-	g_assert_cmpint(relay_register_pull(fx->relay, "x", &removed), ==, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", NULL, &removed),
+			==, 0);
 	log = take_log(fx);
-	g_assert_cmpstr(log, ==, "get .x.placeholder"); /* never twice */
+	/* never twice; the placeholder as written (its tag learnt then)
+	 * already lists us: not even a read */
+	g_assert_cmpstr(log, ==, "");
 	after = content(fx, ".x.placeholder");
 	g_assert_cmpstr(after, ==, "placeholder%1.0\npusher: alice\n"
 				   "---pullers---\nbob");
@@ -402,14 +437,16 @@ static void test_register_after_listing(struct fixture *fx,
 	fake_set(&fx->fake, "y", "data", 4, 0);
 	g_assert_cmpint(relay_list(fx->relay, "", &files), ==, 0);
 	g_free(take_log(fx));
-	g_assert_cmpint(relay_register_pull(fx->relay, "x", &removed), ==, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "x", NULL, &removed),
+			==, 0);
 	log = take_log(fx);
-	g_assert_cmpstr(log, ==, "put-if .x.placeholder");
+	g_assert_cmpstr(log, ==, "put-if .x.placeholder; stat .x.placeholder");
 	fake_set(&fx->fake, ".y.placeholder", ph2, strlen(ph2), 0);
-	g_assert_cmpint(relay_register_pull(fx->relay, "y", &removed), ==, 0);
+	g_assert_cmpint(relay_register_pull(fx->relay, "y", NULL, &removed),
+			==, 0);
 	log2 = take_log(fx);
 	g_assert_cmpstr(log2, ==, "put-if .y.placeholder; get .y.placeholder; "
-				  "put .y.placeholder");
+				  "put .y.placeholder; stat .y.placeholder");
 	after = content(fx, ".y.placeholder");
 	g_assert_true(g_str_has_suffix(after, "\ncarol\nbob"));
 }
@@ -534,6 +571,8 @@ int main(int argc, char **argv)
 	ADD("/sequences/push-no-excl", test_push_without_exclusive_create,
 	    "no-excl");
 	ADD("/sequences/register-pull", test_register_pull, NULL);
+	ADD("/sequences/register-only-the-version-verified",
+	    test_register_only_the_version_verified, NULL);
 	ADD("/sequences/register-twice", test_register_twice_and_two_pullers,
 	    NULL);
 	ADD("/sequences/register-after-listing", test_register_after_listing,
