@@ -554,6 +554,11 @@ void fs_retry_start(struct relayfs *fs)
 	g_autoptr(GPtrArray) left = cache_staged_pending(fs->cache,
 							 fs->hash_kind);
 
+	/* a lock kept for a copy found here is held again for its push
+	 * (PROTOCOL.md, Repair: push it again from step 2), not released */
+	for (guint i = 0; i < left->len; i++)
+		relay_lock_adopt(fs->relay,
+				 ((struct cache_staged *)left->pdata[i])->relay_path);
 	repair_locks(fs);
 	for (guint i = 0; i < left->len; i++) {
 		struct cache_staged *s = left->pdata[i];

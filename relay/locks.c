@@ -516,6 +516,45 @@ static int lock_repair_claimed(struct relay *r, const char *path)
 	return ret;
 }
 
+/* relay_lock_adopt, while this thread has claimed path. */
+static int lock_adopt_claimed(struct relay *r, const char *path)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
+	gint64 deadline = g_get_monotonic_time() +
+			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
+	struct relay_lock_info info;
+	bool stale, ours;
+	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+
+	if (ret < 0)
+		return ret;
+	ret = relay_lock_read(r, lock_path, &info, &stale);
+	ours = ret == 0 && g_strcmp0(info.owner, r->params.client) == 0;
+	relay_lock_info_clear(&info);
+	if (ours)
+		ret = lock_upgrade(r, path); /* ours again, and fresh */
+	if (mutex)
+		relay_mutex_drop(r, path);
+	if (ret < 0 || !ours)
+		return ret == -ENOENT ? 0 : ret;
+	lock_remember(r, path, RELAY_LOCK_WRITE);
+	relay_lock_keep(r, path); /* held, for the push to take */
+	g_message("relay: the lock of %s kept by an earlier mount is held "
+		  "again for its push", path);
+	return 0;
+}
+
+int relay_lock_adopt(struct relay *r, const char *path)
+{
+	int ret;
+
+	path_claim(r, path);
+	ret = relay_lock_held(r, path) ? 0 : lock_adopt_claimed(r, path);
+	path_unclaim(r, path);
+	return ret;
+}
+
 int relay_lock_repair(struct relay *r, const char *path)
 {
 	int ret;

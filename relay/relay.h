@@ -137,6 +137,11 @@ void relay_lock_follow_rename(struct relay *r, const char *from,
 /* Directory from was renamed to to: the locks this mount holds inside it
  * are held under their new paths. */
 void relay_locks_follow_dir(struct relay *r, const char *from, const char *to);
+/* A copy of path that an earlier mount failed to push is pushed again: if
+ * that mount's write lock is still on the relay, it is held again (judged
+ * and refreshed under the mutex) for that push to take, so that the new
+ * placeholder never stands unlocked beside the old content. */
+int relay_lock_adopt(struct relay *r, const char *path);
 /* Delete path's lock if it is ours but this mount does not hold it: left
  * by a crash, or by a request that went unanswered (found through the
  * journal, which then forgets path). */

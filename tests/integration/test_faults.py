@@ -4,11 +4,13 @@ nothing written through the mount is lost."""
 
 import errno
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
+from conftest import Mount, Relay
 from helpers import backends, placeholder, push
 
 
@@ -187,3 +189,41 @@ def test_crash_while_writing_loses_nothing(relay, mount):
     assert wait_for(lambda: relay.exists("w.bin") and not relay.locks(), 15)
     assert relay.read("w.bin") == data
     assert "found w.bin staged by an earlier mount" in again.text()
+
+
+def test_full_relay_push_kept_under_its_lock_until_pushed_again(tmp_path):
+    # PROTOCOL.md, Repair: a push that failed half way keeps its lock; the
+    # next mount pushes again under that very lock, never showing the new
+    # placeholder beside the old content without one
+    root = tmp_path / "small"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                    str(root)], check=True)
+    try:
+        relay = Relay("local", str(root), str(root))
+        filler = root / "filler"
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (1024 * 1024))
+        os.rename(filler, root / ".filler")   # an ordinary hidden file
+        alice = Mount(relay, "alice", str(tmp_path), [])
+        alice.allow("push of big failed")
+        alice.allow("local:")
+        data = os.urandom(1536 * 1024)
+        with pytest.raises(OSError) as e:
+            with open(alice.p("big"), "wb") as f:
+                f.write(data)
+        assert e.value.errno in (errno.ENOSPC, errno.EDQUOT)
+        assert alice.unmount() == 0
+        assert relay.exists(".big.lock")          # kept, as the push failed
+        assert relay.exists(".big.placeholder")   # the new one
+        os.unlink(root / ".filler")
+        again = Mount(relay, "alice", str(tmp_path), [])
+        assert wait_for(lambda: relay.exists("big") and not relay.locks(),
+                        15)
+        assert again.unmount() == 0
+        assert relay.read("big") == data
+        text = again.text()
+        assert "held again for its push" in text
+        assert "releasing the lock of big" not in text
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
