@@ -123,11 +123,12 @@ void fs_node_hide(struct relayfs *fs, struct fs_node *node,
 
 struct fs_node *fs_node_unhide(struct relayfs *fs, const char *hidden)
 {
-	gpointer node = NULL;
+	gpointer key = NULL, node = NULL;
 
 	g_mutex_lock(&fs->nodes_mutex);
-	g_hash_table_steal_extended(fs->hidden, hidden, NULL, &node);
+	g_hash_table_steal_extended(fs->hidden, hidden, &key, &node);
 	g_mutex_unlock(&fs->nodes_mutex);
+	g_free(key);
 	return node;
 }
 
