@@ -329,13 +329,20 @@ static int dir_check_locks(struct relay *r, const char *dir, unsigned depth)
 	return ret;
 }
 
+/* A folder renamed onto another replaces it only if that one is empty,
+ * as rename(2) says (a WebDAV MOVE would delete what it holds): it is
+ * removed first, with the placeholders of pulled files it may keep. */
 static int rename_dir(struct relay *r, const char *from, const char *to)
 {
+	struct backend_entry e = { 0 };
 	int ret = dir_check_locks(r, from, 0);
 
 	if (ret == -EBUSY)
 		g_message("relay: %s holds a file another client is moving; "
 			  "not renamed", from);
+	if (ret == 0 && backend_stat(r->backend, to, &e) == 0)
+		ret = e.is_dir ? relay_rmdir(r, to) : -ENOTDIR;
+	backend_entry_clear(&e);
 	if (ret == 0)
 		ret = backend_rename(r->backend, from, to);
 	if (ret == 0)

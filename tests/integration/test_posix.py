@@ -163,3 +163,39 @@ def test_rename_onto_a_file_whose_push_is_pending_wins(relay, tmp_path):
     assert again.unmount() == 0
     assert relay.read("y") == b"from x\n"
     assert sorted(relay.names()) == [".y.placeholder", "y"]
+
+
+def test_open_flags_truncate_times_and_directory_renames(relay, mount):
+    alice = mount("alice")
+    os.mkdir(alice.p("a"))
+    os.mkdir(alice.p("b"))
+    with open(alice.p("a", "f"), "w") as f:
+        f.write("x")
+    os.mkdir(alice.p("c"))
+    os.mkdir(alice.p("e"))
+    with open(alice.p("e", "g"), "w") as f:
+        f.write("g")
+    os.rename(alice.p("a"), alice.p("b"))     # onto an empty folder
+    assert sorted(relay.names()) == ["b", "c", "e"]
+    assert relay.read("b", "f") == b"x"
+    for call, want in [
+            (lambda: os.rename(alice.p("c"), alice.p("e")), errno.ENOTEMPTY),
+            (lambda: os.rename(alice.p("e"), alice.p("e", "sub")),
+             errno.EINVAL),
+            (lambda: os.open(alice.p("e", "g"),
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY),
+             errno.EEXIST),
+            (lambda: os.mkdir(alice.p("e")), errno.EEXIST),
+            (lambda: os.rmdir(alice.p("zz")), errno.ENOENT)]:
+        with pytest.raises(OSError) as e:
+            call()
+        assert e.value.errno == want, (e.value, want)
+    fd = os.open(alice.p("e", "g"), os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"h")
+    os.close(fd)
+    assert relay.read("e", "g") == b"gh"
+    os.truncate(alice.p("e", "g"), 1)
+    assert relay.read("e", "g") == b"g"
+    os.utime(alice.p("e", "g"), (1000000000, 1000000000))
+    assert os.stat(alice.p("e", "g")).st_mtime == 1000000000
+    assert os.stat(relay.path("e", "g")).st_size == 1
