@@ -256,6 +256,14 @@ int backend_remove(struct backend *b, const char *path)
 	return answered(b, b->ops->remove(b->state, path));
 }
 
+int backend_remove_once(struct backend *b, const char *path)
+{
+	if (!b->ops->remove_once)
+		return backend_remove(b, path);
+	count(b, BACKEND_REQ_REMOVE);
+	return answered(b, b->ops->remove_once(b->state, path));
+}
+
 struct copy_sink {
 	int fd;
 	uint64_t written;

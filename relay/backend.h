@@ -102,6 +102,10 @@ struct relay_backend {
 			   size_t len);
 	/* Delete a file. -ENOENT when absent. */
 	int (*remove)(void *state, const char *path);
+	/* Delete a file in one request, never sent again once it may have
+	 * reached the server (-EIO then): a lock, whose name another client
+	 * may take as soon as ours is gone. Optional: NULL means remove. */
+	int (*remove_once)(void *state, const char *path);
 	/* Move a file, replacing to. Optional. */
 	int (*rename)(void *state, const char *from, const char *to);
 	int (*mkdir)(void *state, const char *path);
@@ -168,6 +172,7 @@ int backend_put_data_if(struct backend *b, const char *path, const void *data,
 int backend_create_excl(struct backend *b, const char *path, const void *data,
 			size_t len);
 int backend_remove(struct backend *b, const char *path);
+int backend_remove_once(struct backend *b, const char *path);
 /* Falls back to get + put + remove when the backend has no rename. */
 int backend_rename(struct backend *b, const char *from, const char *to);
 int backend_mkdir(struct backend *b, const char *path);

@@ -236,7 +236,7 @@ static int lock_break_stale(struct relay *r, const char *path,
 	if (ret == 0 && stale) {
 		g_warning("relay: breaking stale lock of %s held by %s", path,
 			  info.owner ? info.owner : "nobody known");
-		ret = backend_remove(r->backend, lock_path);
+		ret = backend_remove_once(r->backend, lock_path);
 	} else if (ret == 0) {
 		ret = -EBUSY; /* taken again meanwhile */
 	}
@@ -264,7 +264,7 @@ static int lock_inspect(struct relay *r, const char *lock_path,
 	    relay_lock_uncertain(r, path)) {
 		g_message("relay: removing the lock of %s left by an "
 			  "unanswered request of ours", path);
-		ret = backend_remove(r->backend, lock_path);
+		ret = backend_remove_once(r->backend, lock_path);
 		if (ret == 0 || ret == -ENOENT)
 			lock_settled(r, path);
 	} else if (stale) {
@@ -376,7 +376,7 @@ int relay_lock_release(struct relay *r, const char *path)
 	if (!last)
 		return 0;
 	lock_path = relay_lock_path(path);
-	ret = backend_remove(r->backend, lock_path);
+	ret = backend_remove_once(r->backend, lock_path);
 	if (ret < 0 && ret != -ENOENT) {
 		g_warning("relay: could not release the lock of %s: %s; "
 			  "released once the relay answers", path,
@@ -480,7 +480,7 @@ static int lock_remove_ours(struct relay *r, const char *path,
 	if (ret == 0 && g_strcmp0(info.owner, r->params.client) == 0) {
 		g_message("relay: releasing the lock of %s left by an earlier "
 			  "mount or an unanswered request", path);
-		ret = backend_remove(r->backend, lock_path);
+		ret = backend_remove_once(r->backend, lock_path);
 	}
 	relay_lock_info_clear(&info);
 	if (mutex)

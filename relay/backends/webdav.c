@@ -35,6 +35,7 @@ enum op {
 	OP_PUT_IF,
 	OP_CREATE,
 	OP_REMOVE,
+	OP_REMOVE_ONCE,	/* DELETE of a lock: never sent twice */
 	OP_RENAME,
 	OP_MKDIR,
 	OP_MUTEX,	/* MKCOL that must be ours alone */
@@ -559,7 +560,7 @@ static bool retryable(const struct request *rq)
 	/* a repeated conditional PUT would find its own change: -ESTALE */
 	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME &&
 			  rq->op != OP_PUT_IF && rq->op != OP_MUTEX &&
-			  rq->op != OP_RMDIR_IF;
+			  rq->op != OP_RMDIR_IF && rq->op != OP_REMOVE_ONCE;
 
 	if (rq->local_err || rq->done)
 		return false;
@@ -1031,6 +1032,11 @@ static int webdav_remove(void *state, const char *path)
 	return simple(state, OP_REMOVE, "DELETE", path, false, NULL);
 }
 
+static int webdav_remove_once(void *state, const char *path)
+{
+	return simple(state, OP_REMOVE_ONCE, "DELETE", path, false, NULL);
+}
+
 static int webdav_mkdir(void *state, const char *path)
 {
 	return simple(state, OP_MKDIR, "MKCOL", path, true, NULL);
@@ -1312,6 +1318,7 @@ const struct relay_backend backend_webdav = {
     .put_data_if = webdav_put_data_if,
     .create_excl = webdav_create_excl,
     .remove = webdav_remove,
+    .remove_once = webdav_remove_once,
     .rename = webdav_rename,
     .mkdir = webdav_mkdir,
     .mkdir_excl = webdav_mkdir_excl,

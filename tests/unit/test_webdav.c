@@ -1244,7 +1244,8 @@ static GString *respond_errors(int port, const char *method, const char *path,
 		    "</D:quota-available-bytes><D:quota-used-bytes>8192"
 		    "</D:quota-used-bytes></D:prop><D:status>HTTP/1.1 200 "
 		    "OK</D:status></D:propstat></D:response>" MS_TAIL);
-	if (strcmp(path, "/dav/unavailable") == 0)
+	if (strcmp(path, "/dav/unavailable") == 0 ||
+	    strcmp(path, "/dav/unavailable/") == 0)
 		return reply(503, "Service Unavailable", NULL, "", 0);
 	if (strcmp(path, "/dav/flaky") == 0 &&
 	    g_atomic_int_add(&flaky_count, 1) == 0)
@@ -1300,15 +1301,22 @@ static void test_retries(void)
 	heads = fake_heads(f);
 	g_assert_cmpuint(heads->len, ==, 3 + 2);
 	g_ptr_array_unref(heads);
-	/* a create_excl or a MOVE is never sent twice */
+	/* a create_excl, a MOVE, a lock's DELETE or a mutex's MKCOL is
+	 * never sent twice */
 	g_assert_cmpint(backend_webdav.create_excl(st, "unavailable", "x", 1),
 			==, -EIO);
 	assert_warned("webdav: PUT /dav/unavailable: 503");
 	g_assert_cmpint(backend_webdav.rename(st, "unavailable", "y"), ==,
 			-EIO);
 	assert_warned("webdav: MOVE /dav/unavailable: 503");
+	g_assert_cmpint(backend_webdav.remove_once(st, "unavailable"), ==,
+			-EIO);
+	assert_warned("webdav: DELETE /dav/unavailable: 503");
+	g_assert_cmpint(backend_webdav.mkdir_excl(st, "unavailable"), ==,
+			-EIO);
+	assert_warned("webdav: MKCOL /dav/unavailable/: 503");
 	heads = fake_heads(f);
-	g_assert_cmpuint(heads->len, ==, 2);
+	g_assert_cmpuint(heads->len, ==, 4);
 	g_ptr_array_unref(heads);
 	assert_no_warnings();
 	backend_webdav.close(st);
