@@ -20,6 +20,7 @@ static int write_record(struct cache_staged *s)
 	g_key_file_set_int64(kf, "staged", "mtime", s->mtime);
 	/* a copy fetched to be changed holds nothing of ours until then */
 	g_key_file_set_boolean(kf, "staged", "changed", s->dirty);
+	g_key_file_set_boolean(kf, "staged", "closed", s->closed);
 	text = g_key_file_to_data(kf, &len, NULL);
 	/* g_file_set_contents fsyncs before its rename */
 	if (!g_file_set_contents(s->record, text, len, &error)) {
@@ -72,12 +73,14 @@ int cache_staged_create(struct cache *c, const char *relay_path,
 	return 0;
 }
 
-/* The first change to a clean copy: it now holds data of ours. */
+/* The first change to a clean or closed copy: it now holds data of ours,
+ * and is being written. */
 static int mark_changed(struct cache_staged *s)
 {
-	if (s->dirty)
+	if (s->dirty && !s->closed)
 		return 0;
 	s->dirty = true;
+	s->closed = false;
 	return write_record(s);
 }
 
@@ -130,6 +133,14 @@ int cache_staged_truncate(struct cache_staged *s, uint64_t size)
 int cache_staged_set_clean(struct cache_staged *s)
 {
 	s->dirty = false;
+	return write_record(s);
+}
+
+int cache_staged_set_closed(struct cache_staged *s)
+{
+	if (s->closed)
+		return 0;
+	s->closed = true;
 	return write_record(s);
 }
 
@@ -217,6 +228,9 @@ static struct cache_staged *staged_reopen(const char *file,
 	s->mtime = g_key_file_get_int64(kf, "staged", "mtime", NULL);
 	s->dirty = !g_key_file_has_key(kf, "staged", "changed", NULL) ||
 		   g_key_file_get_boolean(kf, "staged", "changed", NULL);
+	/* records from before "closed" was kept: finished, as then */
+	s->closed = !g_key_file_has_key(kf, "staged", "closed", NULL) ||
+		    g_key_file_get_boolean(kf, "staged", "closed", NULL);
 	s->fd = open(file, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &sb) < 0) {
 		g_warning("cache: staged copy %s of %s is gone", file, path);
@@ -226,6 +240,28 @@ static struct cache_staged *staged_reopen(const char *file,
 	}
 	s->size = sb.st_size;
 	return s;
+}
+
+/* A copy whose writer never closed it (a crash): kept aside, not pushed. */
+static void set_aside(struct cache *c, struct cache_staged *s)
+{
+	g_autofree char *dir = g_build_filename(cache_dir(c), "interrupted",
+						NULL);
+	g_autofree char *base = g_path_get_basename(s->relay_path);
+	g_autofree char *name = g_strdup_printf("%s.%s", base,
+					       strrchr(s->file, '/') + 1);
+	g_autofree char *to = g_build_filename(dir, name, NULL);
+
+	if (g_mkdir_with_parents(dir, 0700) == 0 && g_rename(s->file, to) == 0)
+		g_warning("%s was being written when relayfs stopped: that "
+			  "copy is not a finished file and is not pushed; it "
+			  "is kept as %s", s->relay_path, to);
+	else
+		g_warning("%s was being written when relayfs stopped: that "
+			  "copy is not pushed, and could not be kept as %s: %s",
+			  s->relay_path, to, g_strerror(errno));
+	g_unlink(s->record);
+	staged_close(s);
 }
 
 GPtrArray *cache_staged_pending(struct cache *c, enum cache_hash kind)
@@ -244,7 +280,9 @@ GPtrArray *cache_staged_pending(struct cache *c, enum cache_hash kind)
 			continue;
 		file = g_build_filename(dir, name, NULL);
 		s = staged_reopen(file, kind);
-		if (s)
+		if (s && s->dirty && !s->closed)
+			set_aside(c, s);
+		else if (s)
 			g_ptr_array_add(found, s);
 		else if (!g_file_test(file, G_FILE_TEST_IS_DIR))
 			g_unlink(file); /* no record: never got data */

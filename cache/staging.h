@@ -19,6 +19,9 @@ struct cache_staged {
 	int fd;
 	int64_t mtime;		/* seconds: the placeholder's timestamp */
 	bool dirty;		/* changed since the last push */
+	/* its writer closed it: a finished file (one a crash cut short
+	 * before its close is not pushed by the next mount) */
+	bool closed;
 	uint64_t size;
 	/* checksum of bytes [0, hashed) while writes come in order */
 	struct cache_hasher *hasher;
@@ -39,6 +42,9 @@ int cache_staged_truncate(struct cache_staged *s, uint64_t size);
 int cache_staged_set_clean(struct cache_staged *s);
 /* Set the timestamp that goes into the placeholder (journal updated). */
 int cache_staged_set_mtime(struct cache_staged *s, int64_t mtime);
+/* The writer closed it: a finished file, to be pushed (journal updated).
+ * A later write opens it again. */
+int cache_staged_set_closed(struct cache_staged *s);
 /* Follow a rename of the file before it was pushed. */
 int cache_staged_set_path(struct cache_staged *s, const char *relay_path);
 /* The content's checksum: from the running hash if every write came in
@@ -51,7 +57,10 @@ int cache_staged_commit(struct cache *c, struct cache_staged *s,
 void cache_staged_discard(struct cache_staged *s);
 /* Free the struct, keeping the file and record for a later push. */
 void cache_staged_free(struct cache_staged *s);
-/* Staged copies a previous mount left behind (not yet pushed), opened. */
+/* Staged copies a previous mount left behind closed (not yet pushed),
+ * opened. Copies a crash cut short while they were being written are
+ * moved to cache_dir/interrupted, with a warning naming each: they are
+ * not finished files, and only the user knows what to do with them. */
 GPtrArray *cache_staged_pending(struct cache *c, enum cache_hash kind);
 
 #endif

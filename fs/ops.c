@@ -323,8 +323,15 @@ static int relayfs_write(const char *path, const char *buf, size_t size,
 	ssize_t n = -EBADF;
 
 	g_mutex_lock(&node->mutex);
-	if (node->staged)
+	if (node->write_error)
+		n = node->write_error;
+	else if (node->staged)
 		n = cache_staged_write(node->staged, buf, size, offset);
+	if (n < 0 && n != -EBADF && !node->write_error) {
+		node->write_error = (int)n;
+		g_warning("write to the copy of %s failed: %s; this version "
+			  "will not be pushed", node->path, g_strerror((int)-n));
+	}
 	g_mutex_unlock(&node->mutex);
 	handle_of(fi)->wrote = true;
 	return n;
@@ -355,6 +362,8 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	}
 	if (handle->writer) {
+		if (node->staged && !node->write_error)
+			cache_staged_set_closed(node->staged);
 		ret = fs_push_locked(fs, node);
 		handle->wrote = ret < 0;
 	} else

@@ -54,6 +54,9 @@ struct fs_node {
 	struct cache_staged *staged;	/* written, not yet committed */
 	char *staged_key;	/* cache key of the version the copy holds */
 	bool deleted;		/* unlinked while open: never pushed */
+	/* a write to the staged copy failed (ENOSPC, EIO): that version is
+	 * never pushed; the writer hears of it again at close */
+	int write_error;
 	struct relay_file *file;	/* the relay version being read */
 	struct cache_item *item;	/* its cached blocks */
 	bool read_locked;	/* we hold its read lock */

@@ -20,6 +20,8 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	g_autofree char *version = NULL;
 	int ret;
 
+	if (node->write_error)
+		return node->write_error; /* never pushed half-written */
 	if (!s || !s->dirty || node->deleted)
 		return 0;
 	ret = cache_staged_checksum(s, &checksum);
@@ -47,12 +49,20 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 {
 	if (!node->staged)
 		return;
+	if (node->write_error && !node->deleted) {
+		g_message("the copy of %s is removed: a write to it failed "
+			  "(%s), and the relay keeps its previous version",
+			  node->path, g_strerror(-node->write_error));
+		node->deleted = true; /* discarded below */
+		node->write_error = 0;
+	}
 	if (node->deleted) {
 		cache_staged_discard(node->staged);
 		node->staged = NULL;
 		fs_node_staged_changed_locked(node);
 		return;
 	}
+	cache_staged_set_closed(node->staged);
 	if (node->staged->dirty && relay_unanswered(fs->relay))
 		return; /* the close just failed for it: the retry thread */
 	if (fs_push_locked(fs, node) < 0)
