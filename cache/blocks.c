@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct cache {
 	GMutex mutex;
 	GHashTable *items;	/* key -> struct cache_item * (live ones) */
 	gint64 used;		/* bytes of blocks on disk (atomic, estimate) */
+	gint said_full;		/* the disk-full note was logged (atomic) */
 };
 
 struct cache_item {
@@ -31,6 +33,11 @@ struct cache_item {
 	int present_fd;		/* presence map, one byte a block */
 	guint8 *present;
 	guint8 *fetching;
+	gint64 *used_at;	/* per block: last fetched or read, monotonic */
+	guint32 *evictions;	/* per block: times evicted, so that a read
+				 * can tell its bytes were not punched out */
+	uint64_t keep_from;	/* blocks from here wait to be hashed: the
+				 * last ones evicted */
 	GMutex mutex;
 	GCond changed;
 	int refs;		/* under cache->mutex */
@@ -82,6 +89,11 @@ const char *cache_dir(const struct cache *c)
 	return c->dir;
 }
 
+uint64_t cache_used(struct cache *c)
+{
+	return (uint64_t)MAX(0, __atomic_load_n(&c->used, __ATOMIC_RELAXED));
+}
+
 static char *item_dir(struct cache *c, const char *key)
 {
 	g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
@@ -115,8 +127,10 @@ static int item_reset(struct cache_item *item)
 	    ftruncate(item->present_fd, 0) < 0 ||
 	    ftruncate(item->present_fd, item->nblocks) < 0)
 		return -errno;
+	/* a full disk may not take the key: the blocks then work for this
+	 * mount, and the next one starts the version afresh */
 	if (!g_file_set_contents(key_file, text, -1, NULL))
-		return -EIO;
+		g_unlink(key_file);
 	return 0;
 }
 
@@ -210,10 +224,80 @@ static bool in_use_locked(struct cache *c, const char *dir)
 	return false;
 }
 
+/* A block of an open version that eviction may punch out. */
+struct cached_block {
+	struct cache_item *item;
+	uint64_t block;
+	bool awaited;	/* at or past the item's keep_from */
+	gint64 used_at;
+};
+
+static gint by_block_use(gconstpointer a, gconstpointer b)
+{
+	const struct cached_block *x = a, *y = b;
+
+	if (x->awaited != y->awaited)
+		return x->awaited ? 1 : -1;
+	return x->used_at < y->used_at ? -1 : x->used_at > y->used_at;
+}
+
+/* The present blocks of the open versions that nobody is fetching. */
+static GArray *open_blocks_locked(struct cache *c)
+{
+	GArray *blocks = g_array_new(FALSE, FALSE, sizeof(struct cached_block));
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, c->items);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct cache_item *item = value;
+
+		g_mutex_lock(&item->mutex);
+		for (uint64_t i = 0; i < item->nblocks; i++) {
+			struct cached_block b = { item, i, false,
+						  item->used_at[i] };
+
+			if (!item->present[i] || item->fetching[i])
+				continue;
+			b.awaited = i >= item->keep_from;
+			g_array_append_val(blocks, b);
+		}
+		g_mutex_unlock(&item->mutex);
+	}
+	g_array_sort(blocks, by_block_use);
+	return blocks;
+}
+
+/* Punch one block out of an open version; its bytes on disk. */
+static uint64_t evict_block_locked(struct cache_item *item, uint64_t i)
+{
+	uint64_t bs = item->cache->block_size;
+	uint64_t len = MIN((i + 1) * bs, item->size) - i * bs;
+	guint8 absent = 0;
+
+	g_mutex_lock(&item->mutex);
+	if (!item->present[i] || item->fetching[i]) {
+		g_mutex_unlock(&item->mutex);
+		return 0;
+	}
+	item->present[i] = 0;
+	item->evictions[i]++;
+	if (pwrite(item->present_fd, &absent, 1, i) < 0)
+		g_warning("cache: recording blocks of %s: %s", item->dir,
+			  g_strerror(errno));
+	g_mutex_unlock(&item->mutex);
+	/* readers check the eviction count after reading: no lock needed */
+	if (fallocate(item->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(i * bs), (off_t)len) < 0)
+		return 0;
+	return len;
+}
+
 void cache_trim(struct cache *c)
 {
 	uint64_t total;
 	g_autoptr(GPtrArray) versions = NULL;
+	g_autoptr(GArray) blocks = NULL;
 
 	g_mutex_lock(&c->mutex);
 	versions = scan_versions(c, &total);
@@ -225,6 +309,19 @@ void cache_trim(struct cache *c)
 			continue;
 		if (rm_tree(v->dir) == 0)
 			total -= MIN(total, v->bytes);
+	}
+	/* still over: blocks of the open versions, least recently used
+	 * first, those a pull still has to hash last */
+	if (total > c->max_size)
+		blocks = open_blocks_locked(c);
+	for (guint i = 0; blocks && i < blocks->len && total > c->max_size;
+	     i++) {
+		struct cached_block *b = &g_array_index(blocks,
+							struct cached_block, i);
+
+		uint64_t freed = evict_block_locked(b->item, b->block);
+
+		total -= MIN(total, freed); /* MIN evaluates twice */
 	}
 	__atomic_store_n(&c->used, (gint64)total, __ATOMIC_RELAXED);
 	g_mutex_unlock(&c->mutex);
@@ -248,6 +345,8 @@ static void item_free(struct cache_item *item)
 		close(item->present_fd);
 	g_free(item->present);
 	g_free(item->fetching);
+	g_free(item->used_at);
+	g_free(item->evictions);
 	g_mutex_clear(&item->mutex);
 	g_cond_clear(&item->changed);
 	g_free(item->key);
@@ -290,6 +389,9 @@ static struct cache_item *item_load(struct cache *c, const char *key,
 	item->nblocks = (size + c->block_size - 1) / c->block_size;
 	item->present = g_malloc0(item->nblocks + 1);
 	item->fetching = g_malloc0(item->nblocks + 1);
+	item->used_at = g_new0(gint64, item->nblocks + 1);
+	item->evictions = g_new0(guint32, item->nblocks + 1);
+	item->keep_from = UINT64_MAX;
 	item->fd = item->present_fd = -1;
 	g_mutex_init(&item->mutex);
 	g_cond_init(&item->changed);
@@ -431,7 +533,11 @@ static int block_sink_write(void *ctx, const void *data, size_t len)
 static void mark_present_locked(struct cache_item *item, uint64_t first,
 				uint64_t last)
 {
+	gint64 now = g_get_monotonic_time();
+
 	memset(item->present + first, 1, last - first + 1);
+	for (uint64_t i = first; i <= last; i++)
+		item->used_at[i] = now;
 	if (pwrite(item->present_fd, item->present + first,
 		   last - first + 1, first) < 0)
 		g_warning("cache: recording blocks of %s: %s", item->dir,
@@ -499,22 +605,124 @@ static int ensure_blocks(struct cache_item *item, uint64_t first,
 	return ret;
 }
 
+/* The sum of the eviction counts of blocks [first, last], when they are
+ * all present (else -1): unchanged after a pread, the bytes read are
+ * the blocks' own, not a hole punched meanwhile. */
+static gint64 present_stamp(struct cache_item *item, uint64_t first,
+			    uint64_t last, bool touch)
+{
+	gint64 now = g_get_monotonic_time();
+	gint64 stamp = 0;
+
+	g_mutex_lock(&item->mutex);
+	for (uint64_t i = first; i <= last && stamp >= 0; i++) {
+		if (!item->present[i])
+			stamp = -1;
+		else
+			stamp += item->evictions[i];
+		if (touch)
+			item->used_at[i] = now;
+	}
+	g_mutex_unlock(&item->mutex);
+	return stamp;
+}
+
+/* pread of present blocks: -EAGAIN when some were evicted before or
+ * during it. */
+static ssize_t read_present(struct cache_item *item, char *buf, size_t size,
+			    uint64_t offset, bool touch)
+{
+	uint64_t bs = item->cache->block_size;
+	uint64_t first = offset / bs, last = (offset + size - 1) / bs;
+	gint64 before = present_stamp(item, first, last, touch);
+	ssize_t n;
+
+	if (before < 0)
+		return -EAGAIN;
+	n = pread(item->fd, buf, size, offset);
+	if (n < 0)
+		return -errno;
+	return present_stamp(item, first, last, false) == before ? n : -EAGAIN;
+}
+
+/* Where a read that the cache's disk cannot hold goes: straight to the
+ * reader's buffer. */
+struct direct_sink {
+	char *buf;
+	size_t len, got;
+};
+
+static int direct_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct direct_sink *ds = ctx;
+
+	len = MIN(len, ds->len - ds->got);
+	memcpy(ds->buf + ds->got, data, len);
+	ds->got += len;
+	return 0;
+}
+
 ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 			uint64_t offset, cache_fetch_fn fetch, void *ctx)
 {
 	uint64_t bs = item->cache->block_size;
+	struct direct_sink ds = { buf, 0, 0 };
+	bool trimmed = false;
 	ssize_t n;
 	int ret;
 
 	if (offset >= item->size || size == 0)
 		return 0;
 	size = MIN(size, item->size - offset);
-	ret = ensure_blocks(item, offset / bs, (offset + size - 1) / bs, true,
-			    fetch, ctx);
-	if (ret < 0)
-		return ret;
-	n = pread(item->fd, buf, size, offset);
-	return n < 0 ? -errno : n;
+	/* a cache too small for the blocks in flight may evict a block
+	 * before it is read: after a few tries, read past the cache */
+	for (int tries = 0; tries < 4; tries++) {
+		ret = ensure_blocks(item, offset / bs,
+				    (offset + size - 1) / bs, true, fetch, ctx);
+		if (ret == -ENOSPC && !trimmed) {
+			/* the disk is full: make room, then try again */
+			g_mutex_lock(&item->cache->mutex);
+			item->cache->max_size = MAX(2 * bs,
+				MIN(item->cache->max_size,
+				    (uint64_t)__atomic_load_n(
+					&item->cache->used, __ATOMIC_RELAXED)));
+			g_mutex_unlock(&item->cache->mutex);
+			cache_trim(item->cache);
+			trimmed = true;
+			continue;
+		}
+		if (ret == -ENOSPC)
+			break;
+		if (ret < 0)
+			return ret;
+		n = read_present(item, buf, size, offset, true);
+		if (n != -EAGAIN)
+			return n; /* else evicted meanwhile: fetch again */
+	}
+	if (ret == -ENOSPC &&
+	    g_atomic_int_compare_and_exchange(&item->cache->said_full, 0, 1))
+		g_message("cache: the disk of %s is full: reads that do not "
+			  "fit go past the cache", item->cache->dir);
+	/* no room even so: straight from the relay, not cached */
+	ds.len = size;
+	ret = fetch(ctx, offset, size, direct_sink_write, &ds);
+	return ret < 0 ? ret : (ssize_t)ds.got;
+}
+
+ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
+			       size_t size, uint64_t offset)
+{
+	if (offset >= item->size || size == 0)
+		return 0;
+	return read_present(item, buf, MIN(size, item->size - offset), offset,
+			    false);
+}
+
+void cache_item_keep_from(struct cache_item *item, uint64_t offset)
+{
+	g_mutex_lock(&item->mutex);
+	item->keep_from = offset / item->cache->block_size;
+	g_mutex_unlock(&item->mutex);
 }
 
 int cache_item_prefetch(struct cache_item *item, uint64_t first,

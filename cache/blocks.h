@@ -24,9 +24,14 @@ int cache_open(const char *dir, uint64_t block_size, uint64_t max_size,
 void cache_close(struct cache *c);
 uint64_t cache_block_size(const struct cache *c);
 /* Evict the least recently used versions that no file has open until the
- * blocks fit in max_size. Called by the cache itself as blocks arrive. */
+ * blocks fit in max_size, then blocks of open versions, least recently
+ * used first (those a pull still has to hash last). Called by the cache
+ * itself as blocks arrive: the blocks stay within max_size plus those
+ * being fetched. */
 void cache_trim(struct cache *c);
 const char *cache_dir(const struct cache *c);
+/* Bytes of blocks on disk, as last counted. */
+uint64_t cache_used(struct cache *c);
 
 /* The item holding version `key` (a file's path and version) of a file of
  * size bytes; items are shared and reference counted. */
@@ -42,9 +47,18 @@ bool cache_item_has(struct cache_item *item, uint64_t offset,
 
 /* Read into buf, fetching missing blocks through fetch first (adjacent
  * missing blocks in one call; a block another reader is fetching is
- * waited for, not fetched twice). Returns bytes read or a negative errno. */
+ * waited for, not fetched twice). When the cache's disk is full even
+ * after eviction, the bytes come straight from fetch, not cached.
+ * Returns bytes read or a negative errno. */
 ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 			uint64_t offset, cache_fetch_fn fetch, void *ctx);
+/* Read what is cached of [offset, offset+size) without fetching:
+ * -EAGAIN when a block of it is not present (or was evicted meanwhile). */
+ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
+			       size_t size, uint64_t offset);
+/* A pull still has to hash the blocks from offset on, in order: they are
+ * evicted last. */
+void cache_item_keep_from(struct cache_item *item, uint64_t offset);
 /* Read-ahead: fetch the blocks of [first, last] that are neither present
  * nor being fetched by someone else, without waiting for others. */
 int cache_item_prefetch(struct cache_item *item, uint64_t first,

@@ -235,6 +235,8 @@ static int open_writer(struct relayfs *fs, struct fs_node *node, int flags,
 
 	g_mutex_lock(&node->mutex);
 	if (!node->staged)
+		node->write_error = 0; /* a failed copy's: a new writing */
+	if (!node->staged)
 		ret = fs_stage_locked(fs, node, !(flags & O_TRUNC) && !create);
 	else if (flags & O_TRUNC)
 		ret = cache_staged_truncate(node->staged, 0);
@@ -366,6 +368,8 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 			cache_staged_set_closed(node->staged);
 		ret = fs_push_locked(fs, node);
 		handle->wrote = ret < 0;
+		/* its space is free once close returns */
+		fs_drop_failed_copy_locked(node);
 	} else
 		ret = node->pull_error; /* what reads could not report */
 	/* release(2) comes later and asynchronously: end the pull now */

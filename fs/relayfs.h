@@ -147,6 +147,9 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 int fs_open_version_locked(struct relayfs *fs, struct fs_node *node);
 /* End of the last handle: finish the pull, release the read lock. */
 void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node);
+/* A write to node's copy failed: remove the copy, with a log line; it is
+ * never pushed (node->write_error stays for the handles still open). */
+void fs_drop_failed_copy_locked(struct fs_node *node);
 /* Commit or keep node's staged copy when its last handle closes. */
 void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node);
 /* Read-ahead jobs (the pool's function). */

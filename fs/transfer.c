@@ -45,17 +45,23 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	return 0;
 }
 
+void fs_drop_failed_copy_locked(struct fs_node *node)
+{
+	if (!node->staged || !node->write_error)
+		return;
+	g_message("the copy of %s is removed: a write to it failed (%s), and "
+		  "the relay keeps its previous version", node->path,
+		  g_strerror(-node->write_error));
+	cache_staged_discard(node->staged);
+	node->staged = NULL;
+	fs_node_staged_changed_locked(node);
+}
+
 void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 {
+	fs_drop_failed_copy_locked(node);
 	if (!node->staged)
 		return;
-	if (node->write_error && !node->deleted) {
-		g_message("the copy of %s is removed: a write to it failed "
-			  "(%s), and the relay keeps its previous version",
-			  node->path, g_strerror(-node->write_error));
-		node->deleted = true; /* discarded below */
-		node->write_error = 0;
-	}
 	if (node->deleted) {
 		cache_staged_discard(node->staged);
 		node->staged = NULL;
@@ -300,15 +306,16 @@ static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
 		return;
 	if (!node->pull_hasher)
 		node->pull_hasher = cache_hasher_new(cache_hash_of_hex(checksum));
-	while (node->pull_hashed < size &&
-	       cache_item_has(node->item, node->pull_hashed, 1)) {
-		/* within the block known to be present */
+	while (node->pull_hashed < size) {
+		/* within one block: present, and not evicted meanwhile */
 		uint64_t in_block = bs - node->pull_hashed % bs;
 		size_t want = MIN(MIN(sizeof(buf), size - node->pull_hashed),
 				  in_block);
-		ssize_t n = pread(cache_item_fd(node->item), buf, want,
-				  node->pull_hashed);
+		ssize_t n = cache_item_read_cached(node->item, buf, want,
+						   node->pull_hashed);
 
+		if (n == -EAGAIN)
+			break; /* not here yet (or fetched again later) */
 		if (n <= 0) {
 			node->pull_hashed = UINT64_MAX; /* a full pass later */
 			return;
@@ -316,6 +323,8 @@ static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
 		cache_hasher_update(node->pull_hasher, buf, n);
 		node->pull_hashed += n;
 	}
+	/* what is still to hash is evicted last */
+	cache_item_keep_from(node->item, node->pull_hashed);
 }
 
 static void pull_hash_reset_locked(struct fs_node *node)
@@ -337,6 +346,11 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 	if (node->pull_hasher && node->pull_hashed == node->file->size) {
 		hex = cache_hasher_finish(node->pull_hasher);
 		node->pull_hasher = NULL;
+	} else if (!cache_item_complete(node->item)) {
+		/* blocks evicted before they could be hashed in order: this
+		 * pull cannot be verified, so it registers nothing */
+		pull_hash_reset_locked(node);
+		return -EAGAIN;
 	} else {
 		ret = cache_hash_fd(cache_item_fd(node->item), node->file->size,
 				    cache_hash_of_hex(checksum), &hex);
@@ -365,6 +379,13 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	bool removed = false;
 	int ret = verify_checksum(fs, node);
 
+	if (ret == -EAGAIN) {
+		g_message("pull of %s not registered: blocks of it left the "
+			  "cache before they could be checked in order",
+			  node->path);
+		release_read_lock_locked(fs, node);
+		return 0;
+	}
 	if (ret < 0) {
 		node->pull_error = ret;
 		release_read_lock_locked(fs, node);
@@ -474,10 +495,16 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 		return n;
 	}
 	g_mutex_lock(&node->mutex);
+	if (fetcher.item == node->item && !complete) {
+		pull_hash_ahead_locked(fs, node);
+		/* every byte went through the hash in order, though some
+		 * blocks were evicted since (a file larger than the cache) */
+		complete = node->pull_hashed == node->file->size;
+	}
 	if (fetcher.item != node->item) {
 		/* reopened as another version meanwhile: its own reads go on */
 	} else if (!complete) {
-		pull_hash_ahead_locked(fs, node);
+		/* more to come */
 	} else if (node->pull_done) {
 		release_read_lock_locked(fs, node); /* nothing left to fetch */
 	} else {
@@ -494,7 +521,8 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node)
 {
 	if (node->item && !node->pull_done &&
-	    cache_item_complete(node->item))
+	    (cache_item_complete(node->item) ||
+	     node->pull_hashed == node->file->size))
 		finish_pull_locked(fs, node);
 	release_read_lock_locked(fs, node);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static const char *const file_attrs[] = {
 	"user.relay.state", "user.relay.pusher", "user.relay.pullers",
@@ -87,13 +88,23 @@ static char *file_attr(struct relayfs *fs, const struct relay_file *f,
 static char *root_stats(struct relayfs *fs)
 {
 	g_autofree char *relay = relay_stats(fs->relay);
+	struct statvfs disk;
+	uint64_t disk_free = 0;
 
+	/* the cache's own disk: statfs of the mount tells the relay's */
+	if (statvfs(cache_dir(fs->cache), &disk) == 0)
+		disk_free = (uint64_t)disk.f_bavail * disk.f_frsize;
 	return g_strdup_printf("%s cache_hits=%" G_GINT64_FORMAT
-			       " cache_misses=%" G_GINT64_FORMAT, relay,
+			       " cache_misses=%" G_GINT64_FORMAT
+			       " cache_used=%" G_GUINT64_FORMAT
+			       " cache_size=%" G_GUINT64_FORMAT
+			       " cache_disk_free=%" G_GUINT64_FORMAT, relay,
 			       __atomic_load_n(&fs->cache_hits,
 					       __ATOMIC_RELAXED),
 			       __atomic_load_n(&fs->cache_misses,
-					       __ATOMIC_RELAXED));
+					       __ATOMIC_RELAXED),
+			       cache_used(fs->cache), fs->cfg->cache_size,
+			       disk_free);
 }
 
 int fs_getxattr(struct relayfs *fs, const char *path, const char *name,

@@ -1,5 +1,6 @@
 """Small helpers shared by the integration tests."""
 
+import contextlib
 import hashlib
 import subprocess
 
@@ -43,3 +44,16 @@ def placeholder(text):
             k, _, v = line.partition(": ")
             meta[k] = v
     return meta, pullers
+
+
+@contextlib.contextmanager
+def tmpfs(folder, size):
+    """A small tmpfs (size like "6m") mounted on folder (made), always
+    unmounted: a disk that fills up."""
+    folder.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs",
+                    str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

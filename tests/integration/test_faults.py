@@ -4,14 +4,13 @@ nothing written through the mount is lost."""
 
 import errno
 import os
-import subprocess
 import threading
 import time
 
 import pytest
 
 from conftest import Mount, Relay
-from helpers import backends, placeholder, push
+from helpers import backends, placeholder, push, tmpfs
 
 
 def wait_for(predicate, seconds):
@@ -203,11 +202,7 @@ def test_full_relay_push_kept_under_its_lock_until_pushed_again(tmp_path):
     # PROTOCOL.md, Repair: a push that failed half way keeps its lock; the
     # next mount pushes again under that very lock, never showing the new
     # placeholder beside the old content without one
-    root = tmp_path / "small"
-    root.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
-                    str(root)], check=True)
-    try:
+    with tmpfs(tmp_path / "small", "2m") as root:
         relay = Relay("local", str(root), str(root))
         filler = root / "filler"
         with open(filler, "wb") as f:
@@ -233,5 +228,3 @@ def test_full_relay_push_kept_under_its_lock_until_pushed_again(tmp_path):
         text = again.text()
         assert "held again for its push" in text
         assert "releasing the lock of big" not in text
-    finally:
-        subprocess.run(["umount", "-l", str(root)], check=False)

@@ -207,6 +207,19 @@ static void test_eviction(void)
 	g_assert_true(cache_item_complete(b));
 	g_assert_true(cache_item_complete(c2));
 	cache_item_unref(a);
+	/* with every version open, blocks go, least recently used first:
+	 * a's 2 new blocks make 6 again, so one of c's (the oldest) goes */
+	a = cache_item_get(c, "a\nv1", 2 * BS);
+	g_assert_cmpint(cache_item_read(a, buf, 2 * BS, 0, fetch_source, &log),
+			==, 2 * BS);
+	g_assert_true(cache_item_has(c2, 0, 1) != cache_item_has(c2, BS, 1));
+	g_assert_true(cache_item_complete(a));
+	g_assert_true(cache_item_complete(b));
+	/* an evicted block is fetched again, and reads right */
+	g_assert_cmpint(cache_item_read(c2, buf, 2 * BS, 0, fetch_source, &log),
+			==, 2 * BS);
+	g_assert_cmpmem(buf, 2 * BS, source, 2 * BS);
+	cache_item_unref(a);
 	cache_item_unref(b);
 	cache_item_unref(c2);
 	cache_close(c);
@@ -247,14 +260,32 @@ static void test_staged_checksums_and_journal(void)
 	g_assert_cmpstr(hex, ==, abc_sha512);
 	g_free(hex);
 	cache_staged_set_mtime(s, 1234);
+	cache_staged_set_closed(s);
 	cache_staged_free(s); /* as if the mount died: the journal keeps it */
+	/* one the mount died writing: not a finished file */
+	g_assert_cmpint(cache_staged_create(c, "d/half", CACHE_HASH_SHA512,
+					    &s), ==, 0);
+	cache_staged_write(s, "hal", 3, 0);
+	cache_staged_free(s);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+			      "d/half was being written when relayfs stopped*");
 	pending = cache_staged_pending(c, CACHE_HASH_SHA512);
+	g_test_assert_expected_messages();
 	g_assert_cmpint(pending->len, ==, 1);
 	s = pending->pdata[0];
 	g_assert_cmpstr(s->relay_path, ==, "b");
 	g_assert_cmpint(s->mtime, ==, 1234);
 	g_assert_cmpint(s->size, ==, 3);
 	cache_staged_discard(s);
+	{
+		g_autofree char *kept = g_build_filename(dir, "interrupted",
+							 NULL);
+		GDir *d = g_dir_open(kept, 0, NULL);
+
+		g_assert_nonnull(d);
+		g_assert_true(g_str_has_prefix(g_dir_read_name(d), "half."));
+		g_dir_close(d);
+	}
 	cache_close(c);
 	remove_tree(dir);
 }
