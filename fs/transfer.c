@@ -327,6 +327,24 @@ static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
 	cache_item_keep_from(node->item, node->pull_hashed);
 }
 
+/* Bytes a read got past the cache (its disk full) go through the pull's
+ * hash from the reader's buffer, when they are the next ones in order. */
+static void pull_hash_direct_locked(struct relayfs *fs, struct fs_node *node,
+				    const char *buf, size_t len,
+				    uint64_t offset)
+{
+	const char *checksum = expected_checksum(fs, node);
+
+	if (node->pull_done || !checksum || len == 0 ||
+	    node->pull_hashed != offset ||
+	    cache_item_has(node->item, offset, len))
+		return;
+	if (!node->pull_hasher)
+		node->pull_hasher = cache_hasher_new(cache_hash_of_hex(checksum));
+	cache_hasher_update(node->pull_hasher, buf, len);
+	node->pull_hashed += len;
+}
+
 static void pull_hash_reset_locked(struct fs_node *node)
 {
 	cache_hasher_free(node->pull_hasher);
@@ -496,6 +514,8 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	}
 	g_mutex_lock(&node->mutex);
 	if (fetcher.item == node->item && !complete) {
+		pull_hash_direct_locked(fs, node, buf, (size_t)n,
+					(uint64_t)offset);
 		pull_hash_ahead_locked(fs, node);
 		/* every byte went through the hash in order, though some
 		 * blocks were evicted since (a file larger than the cache) */

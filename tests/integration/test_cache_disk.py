@@ -128,8 +128,8 @@ def test_reads_go_on_when_the_cache_disk_is_full(relay, mount,
     # the lock journal may not fit either: said, and the reads go on
     bob.allow("cache: journal")
     # blocks that do not fit push older ones out
-    with open(bob.p("big"), "rb") as f:
-        assert f.read() == data
+    with open(bob.p("small"), "rb") as f:
+        assert f.read() == b"small\n"
     # and when nothing can be evicted (the disk is full of other things),
     # the reads go past the cache
     with open(small_cache_bob / "filler", "wb") as f:
@@ -141,7 +141,10 @@ def test_reads_go_on_when_the_cache_disk_is_full(relay, mount,
             assert e.errno == errno.ENOSPC
     with open(bob.p("big"), "rb") as f:
         assert f.read() == data
-    with open(bob.p("small"), "rb") as f:
-        assert f.read() == b"small\n"
+    # with room again, the cache takes blocks again: verified, registered
+    os.unlink(small_cache_bob / "filler")
+    with open(bob.p("big"), "rb") as f:
+        assert f.read() == data
+    assert placeholder(relay.read(".big.placeholder"))[1] == ["bob"]
     assert bob.unmount() == 0
     assert "reads that do not fit go past the cache" in bob.text()
