@@ -1,7 +1,7 @@
 /* The block cache on disk: cache_dir/blocks/<hash of key>/ holds `data`
  * (sparse, the file's size) and `present` (one byte a block) and `key`.
- * Lock order: cache->mutex, then item->mutex; neither is held while a
- * block is fetched. */
+ * Lock order (fs/lock_order.h): cache->mutex, then item->mutex; neither is
+ * held while a block is fetched. */
 #include "cache/blocks.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* What the FUSE side shares: the mounted filesystem's context, the node of
  * each file this mount has open or staged, and the helpers ops.c calls.
- * Lock order: relayfs->nodes_mutex, then a node's mutex. */
+ * Lock order: fs/lock_order.h. */
 #ifndef FS_RELAYFS_H
 #define FS_RELAYFS_H
 
@@ -14,6 +14,7 @@
 #include "cache/journal.h"
 #include "cache/meta.h"
 #include "cache/staging.h"
+#include "fs/lock_order.h"
 #include "fs/options.h"
 #include "relay/relay.h"
 
@@ -87,8 +88,8 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
 /* One more reference to a node already held. */
 void fs_node_ref(struct relayfs *fs, struct fs_node *node);
 int fs_node_opens(struct relayfs *fs, struct fs_node *node);
-/* Lock node's mutex (nodes_mutex first, as the order wants) and return
- * its open count as it stands while the mutex is held. */
+/* Lock node's mutex (without nodes_mutex: a push may hold the node's for
+ * long) and return its open count as it stands while the mutex is held. */
 int fs_node_lock(struct relayfs *fs, struct fs_node *node);
 /* node->staged or node->deleted changed (node->mutex held). */
 void fs_node_staged_changed_locked(struct fs_node *node);
@@ -133,7 +134,7 @@ void fs_file_stat(struct relayfs *fs, const struct relay_file *f,
 		  struct stat *st);
 void fs_dir_stat(struct relayfs *fs, struct stat *st);
 
-/* transfer.c */
+/* transfer.c: every *_locked function here runs with node->mutex held */
 /* Push node's staged copy if it changed; returns the push's error. */
 int fs_push_locked(struct relayfs *fs, struct fs_node *node);
 /* Give node a staged copy holding the relay file's content (fetched

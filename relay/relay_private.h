@@ -1,5 +1,6 @@
 /* What the relay's own files share: the struct behind struct relay.
- * Lock order: relay->mutex is a leaf (never held across a request). */
+ * Lock order (fs/lock_order.h): relay->mutex is a leaf (never held across
+ * a request). */
 #ifndef RELAY_RELAY_PRIVATE_H
 #define RELAY_RELAY_PRIVATE_H
 

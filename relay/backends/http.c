@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* Lock order: pool->lock is the only lock here and is never held while
+/* Lock order (fs/lock_order.h): pool->lock is a leaf, never held while
  * calling out (curl_easy_init excepted, which takes no other lock). */
 struct http_pool {
 	GMutex lock;

@@ -188,3 +188,19 @@ def test_locks_follow_a_folder_renamed_while_a_file_in_it_is_read(
         "bob"]
     os.rename(alice.p("e"), alice.p("x"))
     assert relay.names() == ["x"]
+
+
+def test_rm_after_failed_push_leaves_no_lock(relay, mount):
+    alice = mount("alice", "lock_wait=0")
+    alice.allow("push of dd/q failed")
+    alice.allow("placeholder")
+    os.mkdir(alice.p("dd"))
+    os.mkdir(relay.path("dd", ".q.placeholder"))  # makes the push fail
+    with pytest.raises(OSError):
+        push(alice, "dd/q", "x")
+    os.unlink(alice.p("dd", "q"))
+    if relay.exists("dd", ".q.placeholder"):  # WebDAV's DELETE took it
+        os.rmdir(relay.path("dd", ".q.placeholder"))
+    assert relay.locks() == []
+    os.rmdir(alice.p("dd"))
+    assert not relay.exists("dd")

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import placeholder, run, sha512
+from helpers import placeholder, push, run, sha512
 
 
 def test_rm_removes_content_and_placeholder(relay, mount):
@@ -228,3 +228,22 @@ def test_stop_by_signal_is_clean(relay, mount, sig):
         f.read()
     with pytest.raises(OSError):
         f.close()
+
+
+def test_control_characters_refused(relay, mount):
+    alice = mount("alice")
+    with pytest.raises(OSError) as e:
+        open(alice.p("a\nb"), "w")
+    assert e.value.errno == errno.EINVAL
+    assert relay.names() == []
+
+
+def test_append_sets_mtime(relay, mount):
+    alice = mount("alice")
+    push(alice, "m", "one\n")
+    os.utime(alice.p("m"), (978307200, 978307200))
+    with open(alice.p("m"), "a") as f:
+        f.write("two\n")
+    assert os.stat(alice.p("m")).st_mtime > 978307200
+    meta, _ = placeholder(relay.read(".m.placeholder"))
+    assert int(meta["timestamp"]) > 978307200

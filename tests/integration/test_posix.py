@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import Mount
+from helpers import push
 
 
 def request_counts(m):
@@ -199,3 +200,57 @@ def test_open_flags_truncate_times_and_directory_renames(relay, mount):
     os.utime(alice.p("e", "g"), (1000000000, 1000000000))
     assert os.stat(alice.p("e", "g")).st_mtime == 1000000000
     assert os.stat(relay.path("e", "g")).st_size == 1
+
+
+def test_open_for_update_without_writing(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "hi\n")
+    bob = mount("bob")
+    before = relay.read(".f.placeholder")
+    open(bob.p("f"), "r+b").close()
+    assert relay.read(".f.placeholder") == before
+    assert relay.read("f") == b"hi\n"
+    assert bob.proc.poll() is None
+
+
+def test_child_closing_inherited_descriptor_pushes_nothing(relay, mount):
+    alice = mount("alice")
+    fd = os.open(alice.p("p"), os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"partial ")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)  # closes its copy of fd
+    os.waitpid(pid, 0)
+    assert not relay.exists("p")
+    os.write(fd, b"rest")
+    os.close(fd)
+    assert relay.read("p") == b"partial rest"
+
+
+def test_unlink_while_open_then_recreate(relay, mount):
+    alice = mount("alice")
+    f = open(alice.p("u"), "w")
+    f.write("OLDDATA-OLDDATA")
+    f.flush()
+    os.unlink(alice.p("u"))
+    assert not os.path.exists(alice.p("u"))
+    fd = os.open(alice.p("u"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, b"new")
+    os.close(fd)
+    f.write("more")
+    f.close()
+    time.sleep(0.2)
+    assert relay.read("u") == b"new"
+
+
+def test_directory_rename_carries_open_file(relay, mount):
+    alice = mount("alice")
+    os.mkdir(alice.p("d"))
+    f = open(alice.p("d", "f"), "w")
+    f.write("part1 ")
+    f.flush()
+    os.rename(alice.p("d"), alice.p("e"))
+    f.write("part2")
+    f.close()
+    assert relay.read("e/f") == b"part1 part2"
+    assert not relay.exists("d")

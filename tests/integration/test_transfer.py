@@ -1,12 +1,13 @@
 """Pushes and pulls between clients through real mounts of one relay: what
 the relay folder holds after each step (PROTOCOL.md, Push and Pull)."""
 
+import errno
 import os
 import subprocess
 
 import pytest
 
-from helpers import backends, placeholder, run, sha512
+from helpers import backends, placeholder, push, run, sha512
 
 
 def specials(names):
@@ -150,4 +151,52 @@ def test_corrupt_multi_block_content_is_not_registered(relay, mount):
     assert e.value.errno == 5  # EIO
     assert placeholder(relay.read(".big.bin.placeholder"))[1] == []
     assert relay.exists("big.bin")
+    assert relay.locks() == []
+
+
+def test_content_removed_while_reading(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "x" * 3000000)
+    bob = mount("bob", "block_size=64K")
+    carol = mount("carol", "block_size=64K")
+    f = open(bob.p("f"), "rb")
+    try:
+        with open(carol.p("f"), "rb") as g:
+            assert g.read() == b"x" * 3000000
+        assert not relay.exists("f")
+        with pytest.raises(OSError) as e:
+            f.read()
+        assert e.value.errno == errno.ESTALE
+    finally:
+        f.close()
+    assert relay.locks() == []
+
+
+def test_pushed_again_after_a_pull(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "v1\n")
+    bob = mount("bob")
+    assert open(bob.p("f")).read() == "v1\n"
+    assert not relay.exists("f")
+    push(alice, "f", "version2\n")
+    os.utime(alice.p("f"), (1600000000, 1600000000))
+    assert bob.xattr("f", "pullers") == ""
+    assert bob.xattr("f", "timestamp") == "1600000000"
+    assert open(bob.p("f")).read() == "version2\n"
+    assert placeholder(relay.read(".f.placeholder"))[1] == ["bob"]
+    assert not relay.exists("f")
+
+
+def test_version_replaced_after_listing_is_not_mixed(relay, mount):
+    alice = mount("alice")
+    push(alice, "f", "a" * 300000)
+    bob = mount("bob", "dir_cache=60", "block_size=64K")
+    assert os.stat(bob.p("f")).st_size == 300000
+    push(alice, "f", "b" * 400000)
+    with pytest.raises(OSError) as e:
+        with open(bob.p("f"), "rb") as f:
+            f.read()
+    assert e.value.errno == errno.ESTALE
+    with open(bob.p("f"), "rb") as f:
+        assert f.read() == b"b" * 400000
     assert relay.locks() == []

@@ -1,0 +1,37 @@
+/* The lock order of the whole program, in one place: every mutex, and
+ * which may be held when another is taken. */
+#ifndef FS_LOCK_ORDER_H
+#define FS_LOCK_ORDER_H
+
+/*
+ * A thread may take a mutex only while it holds none of those below it
+ * in this list; the last ones are leaves, never held while taking
+ * another. A function named *_locked runs with the mutex its comment
+ * names held (most often a node's mutex).
+ *
+ * 1. relayfs->nodes_mutex (fs/nodes.c): the node table, the handles, the
+ *    hidden names, the orphans. Held briefly; never across a request.
+ *    A node's mutex is taken under it only for a node nobody else holds
+ *    (fs_node_put of the last reference, move_locked of a displaced node):
+ *    fs_node_lock takes a node's mutex without it, because a push may
+ *    hold that mutex for as long as the server takes.
+ * 2. fs_node->mutex (fs/relayfs.h): one file's staged copy, version and
+ *    pull. Held across the relay's requests for that file (a push, a
+ *    fetch under the read lock), so nothing else may wait for it while
+ *    holding nodes_mutex.
+ * 3. relay->mutex (relay/relay_private.h): held locks, claims, unanswered
+ *    requests, mutexes seen, cached placeholders; a leaf of the relay
+ *    layer, never held across a request. The claim of a path (a
+ *    condition on relay->mutex) is held across the requests that take or
+ *    repair that path's lock, one thread per path.
+ *    The listing's fetch_specials mutex (relay/relay.c) is a leaf.
+ * 4. cache->mutex (cache/blocks.c), then cache_item->mutex: the cache's
+ *    items and their block maps; neither is held while a block is fetched.
+ *    cache_meta->mutex (cache/meta.c) is a leaf.
+ * 5. http_pool->lock (relay/backends/http.c): the idle curl handles; a
+ *    leaf, never held while calling out.
+ * 6. relayfs->retry_mutex (fs/transfer.c): only around the retry
+ *    thread's wait and its stop flag; a leaf.
+ */
+
+#endif
