@@ -212,6 +212,7 @@ static GPtrArray *scan_versions(struct cache *c, uint64_t *total)
 	return found;
 }
 
+/* Is the version in dir open? (cache->mutex held) */
 static bool in_use_locked(struct cache *c, const char *dir)
 {
 	GHashTableIter it;
@@ -241,7 +242,8 @@ static gint by_block_use(gconstpointer a, gconstpointer b)
 	return x->used_at < y->used_at ? -1 : x->used_at > y->used_at;
 }
 
-/* The present blocks of the open versions that nobody is fetching. */
+/* The present blocks of the open versions that nobody is fetching
+ * (cache->mutex held; takes each item's). */
 static GArray *open_blocks_locked(struct cache *c)
 {
 	GArray *blocks = g_array_new(FALSE, FALSE, sizeof(struct cached_block));
@@ -268,7 +270,8 @@ static GArray *open_blocks_locked(struct cache *c)
 	return blocks;
 }
 
-/* Punch one block out of an open version; its bytes on disk. */
+/* Punch one block out of an open version; its bytes on disk
+ * (cache->mutex held; takes the item's). */
 static uint64_t evict_block_locked(struct cache_item *item, uint64_t i)
 {
 	uint64_t bs = item->cache->block_size;
@@ -462,6 +465,7 @@ int cache_item_fd(struct cache_item *item)
 	return item->fd;
 }
 
+/* Are blocks [first, last] present? (item->mutex held) */
 static bool range_present_locked(struct cache_item *item, uint64_t first,
 				 uint64_t last)
 {
@@ -530,6 +534,7 @@ static int block_sink_write(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* Blocks [first, last] arrived (item->mutex held). */
 static void mark_present_locked(struct cache_item *item, uint64_t first,
 				uint64_t last)
 {

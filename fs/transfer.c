@@ -253,7 +253,7 @@ static void fetcher_clear(struct fetcher *fetcher)
 }
 
 /* The first fetch of a pull takes the file's read lock. */
-static int fetch_locked_range(void *ctx, uint64_t offset, uint64_t length,
+static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 			      cache_sink_fn sink, void *sink_ctx)
 {
 	struct fetcher *fetcher = ctx;
@@ -442,7 +442,7 @@ void fs_readahead_job(gpointer data, gpointer user_data)
 
 	job->fetcher.ahead = true;
 	cache_item_prefetch(job->fetcher.item, job->block, job->block,
-			    fetch_locked_range, &job->fetcher);
+			    fetch_under_read_lock, &job->fetcher);
 	fetcher_clear(&job->fetcher);
 	fs_node_put(user_data, node, false);
 	g_free(job);
@@ -504,7 +504,7 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
 			   __ATOMIC_RELAXED);
 	n = cache_item_read(fetcher.item, buf, size, offset,
-			    fetch_locked_range, &fetcher);
+			    fetch_under_read_lock, &fetcher);
 	complete = n >= 0 && cache_item_complete(fetcher.item);
 	if (n > 0)
 		read_ahead(fs, node, offset, n);

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 
-static const struct relay_backend *const all_backends[] = {
+static const struct backend_ops *const all_backends[] = {
 	&backend_local,
 	&backend_webdav,
 	NULL,
@@ -41,7 +41,7 @@ static char *url_scheme(const char *url)
 	return g_ascii_strdown(url, colon - url);
 }
 
-static const struct relay_backend *backend_for_scheme(const char *scheme)
+static const struct backend_ops *backend_for_scheme(const char *scheme)
 {
 	for (int i = 0; all_backends[i]; i++) {
 		const char *const *s = all_backends[i]->schemes;
@@ -53,7 +53,7 @@ static const struct relay_backend *backend_for_scheme(const char *scheme)
 	return NULL;
 }
 
-int backend_open_ops(const struct relay_backend *ops,
+int backend_open_ops(const struct backend_ops *ops,
 		     const struct backend_options *opt, struct backend **out,
 		     char **message)
 {
@@ -76,7 +76,7 @@ int backend_open(const struct backend_options *opt, struct backend **out,
 		 char **message)
 {
 	g_autofree char *scheme = url_scheme(opt->url);
-	const struct relay_backend *ops = backend_for_scheme(scheme);
+	const struct backend_ops *ops = backend_for_scheme(scheme);
 
 	*out = NULL;
 	if (!ops) {

@@ -59,7 +59,8 @@ enum backend_caps {
 	BACKEND_ATOMIC_MKDIR = 1 << 3,
 };
 
-struct relay_backend {
+/* A backend's operations table: what each backend file fills in. */
+struct backend_ops {
 	const char *name;		/* "local", "webdav", ... */
 	const char *const *schemes;	/* NULL-terminated URL schemes */
 	unsigned caps;			/* enum backend_caps */
@@ -133,7 +134,7 @@ enum backend_request_kind {
 
 /* An opened backend: the table, its state, and counters. */
 struct backend {
-	const struct relay_backend *ops;
+	const struct backend_ops *ops;
 	void *state;
 	gint64 requests[BACKEND_REQ_KINDS];	/* atomic */
 	gint64 bytes_up, bytes_down;		/* atomic */
@@ -145,7 +146,7 @@ struct backend {
 int backend_open(const struct backend_options *opt, struct backend **out,
 		 char **message);
 /* Open with a given table (tests use a recording one). */
-int backend_open_ops(const struct relay_backend *ops,
+int backend_open_ops(const struct backend_ops *ops,
 		     const struct backend_options *opt, struct backend **out,
 		     char **message);
 void backend_close(struct backend *b);
@@ -188,7 +189,7 @@ int backend_statfs(struct backend *b, struct statvfs *st);
 char *backend_stats_format(struct backend *b);
 
 /* The backends linked in. */
-extern const struct relay_backend backend_local;
-extern const struct relay_backend backend_webdav;
+extern const struct backend_ops backend_local;
+extern const struct backend_ops backend_webdav;
 
 #endif

@@ -36,7 +36,7 @@ bool relay_name_is_valid(const char *name);
 /* "dir/x" -> "dir/.x.lock"; "x" -> ".x.lock". Newly allocated. */
 char *relay_lock_path(const char *path);
 /* "dir/x" -> "dir/.x.mutex": the folder whose atomic creation decides
- * who may create or break .x.lock (relay/locks.c). */
+ * who may create or break .x.lock (relay/locking.c). */
 char *relay_mutex_path(const char *path);
 /* "dir/x" -> "dir/.x.placeholder". */
 char *relay_placeholder_path(const char *path);

@@ -9,7 +9,7 @@
 #include <sys/statvfs.h>
 
 #include "relay/backend.h"
-#include "relay/lock.h"
+#include "relay/lockfile.h"
 #include "relay/placeholder.h"
 
 struct relay_params {

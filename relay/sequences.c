@@ -286,7 +286,7 @@ int relay_delete(struct relay *r, const char *path,
 	return ret < 0 ? ret : rel;
 }
 
-static int rename_file_locked(struct relay *r, const char *from,
+static int rename_file_under_locks(struct relay *r, const char *from,
 			      const char *to)
 {
 	g_autofree char *from_ph = relay_placeholder_path(from);
@@ -362,7 +362,7 @@ int relay_rename(struct relay *r, const char *from, const char *to,
 		return ret;
 	ret = relay_lock_acquire(r, to, RELAY_LOCK_WRITE);
 	if (ret == 0) {
-		ret = rename_file_locked(r, from, to);
+		ret = rename_file_under_locks(r, from, to);
 		if (ret == 0)
 			relay_lock_follow_rename(r, from, to);
 		rel = relay_lock_release(r, to);

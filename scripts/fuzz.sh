@@ -10,7 +10,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -D_GNU_SOURCE -I. $(pkg-config --cflags glib-2.0 libxml-2.0 libcurl))
 libs=($(pkg-config --libs glib-2.0 libxml-2.0 libcurl))
 build() { clang "${flags[@]}" "$@" "${libs[@]}"; }
-build -o "$out/fuzz_lock" tests/fuzz/fuzz_lock.c relay/lock.c relay/text.c
+build -o "$out/fuzz_lock" tests/fuzz/fuzz_lock.c relay/lockfile.c relay/text.c
 build -o "$out/fuzz_placeholder" tests/fuzz/fuzz_placeholder.c \
   relay/placeholder.c relay/text.c
 build -o "$out/fuzz_propfind" tests/fuzz/fuzz_propfind.c \

@@ -352,7 +352,7 @@ static int local_statfs(void *state, struct statvfs *out)
 
 static const char *const local_schemes[] = { "file", NULL };
 
-const struct relay_backend backend_local = {
+const struct backend_ops backend_local = {
 	.name = "local",
 	.schemes = local_schemes,
 	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME |

@@ -1301,7 +1301,7 @@ static int webdav_open(const struct backend_options *opt, void **state)
 	return 0;
 }
 
-const struct relay_backend backend_webdav = {
+const struct backend_ops backend_webdav = {
     .name = "webdav",
     .schemes = webdav_schemes,
     /* Apache's PUT is not atomic: no BACKEND_ATOMIC_PUT; nor is its

@@ -1,4 +1,4 @@
-/* A model of the relay protocol as relayfs runs it (relay/locks.c,
+/* A model of the relay protocol as relayfs runs it (relay/locking.c,
  * relay/mutex.c, relay/sequences.c), checked with spin: scripts/model.sh. */
 
 /*

@@ -1,6 +1,6 @@
 /* libFuzzer target: any bytes as a lock file; the parser must neither
  * crash nor leak, and what it reads must be consistent. */
-#include "relay/lock.h"
+#include "relay/lockfile.h"
 
 #include <stdint.h>
 #include <stdlib.h>

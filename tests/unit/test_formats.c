@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "relay/lock.h"
+#include "relay/lockfile.h"
 #include "relay/placeholder.h"
 
 /* What expected.json says of a lock file ("relayfs" policy where given). */

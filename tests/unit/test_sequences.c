@@ -207,7 +207,7 @@ static int fake_rmdir(void *state, const char *path)
 
 static const char *const fake_schemes[] = { "fake", NULL };
 
-static struct relay_backend fake_ops = {
+static struct backend_ops fake_ops = {
 	.name = "fake",
 	.schemes = fake_schemes,
 	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME,

@@ -1,6 +1,6 @@
 /* Lock files: parse every form escale wrote ("lock%1.0" with owner and mode,
  * a bare owner line, an empty file) and write the current one. */
-#include "relay/lock.h"
+#include "relay/lockfile.h"
 #include "relay/text.h"
 
 #include <glib.h>

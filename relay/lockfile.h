@@ -1,7 +1,7 @@
 /* Lock files: parse what any escale version or relayfs wrote, write the
  * current format ("lock%1.0", owner, mode). */
-#ifndef RELAY_LOCK_H
-#define RELAY_LOCK_H
+#ifndef RELAY_LOCKFILE_H
+#define RELAY_LOCKFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
