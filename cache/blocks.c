@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <linux/falloc.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -19,8 +20,8 @@ struct cache {
 	uint64_t max_size;
 	GMutex mutex;
 	GHashTable *items;	/* key -> struct cache_item * (live ones) */
-	gint64 used;		/* bytes of blocks on disk (atomic, estimate) */
-	gint said_full;		/* the disk-full note was logged (atomic) */
+	_Atomic gint64 used;	/* bytes of blocks on disk (an estimate) */
+	atomic_bool said_full;	/* the disk-full note was logged */
 };
 
 struct cache_item {
@@ -91,7 +92,7 @@ const char *cache_dir(const struct cache *c)
 
 uint64_t cache_used(struct cache *c)
 {
-	return (uint64_t)MAX(0, __atomic_load_n(&c->used, __ATOMIC_RELAXED));
+	return (uint64_t)MAX(0, atomic_load_explicit(&c->used, memory_order_relaxed));
 }
 
 static char *item_dir(struct cache *c, const char *key)
@@ -326,15 +327,15 @@ void cache_trim(struct cache *c)
 
 		total -= MIN(total, freed); /* MIN evaluates twice */
 	}
-	__atomic_store_n(&c->used, (gint64)total, __ATOMIC_RELAXED);
+	atomic_store_explicit(&c->used, (gint64)total, memory_order_relaxed);
 	g_mutex_unlock(&c->mutex);
 }
 
 /* Count bytes newly stored; past cache_size, evict. */
 static void account(struct cache *c, uint64_t bytes)
 {
-	gint64 used = __atomic_add_fetch(&c->used, (gint64)bytes,
-					 __ATOMIC_RELAXED);
+	gint64 used = atomic_fetch_add_explicit(&c->used, (gint64)bytes,
+						 memory_order_relaxed) + (gint64)bytes;
 
 	if ((uint64_t)used > c->max_size)
 		cache_trim(c);
@@ -689,8 +690,8 @@ ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 			g_mutex_lock(&item->cache->mutex);
 			item->cache->max_size = MAX(2 * bs,
 				MIN(item->cache->max_size,
-				    (uint64_t)__atomic_load_n(
-					&item->cache->used, __ATOMIC_RELAXED)));
+				    (uint64_t)atomic_load_explicit(
+					&item->cache->used, memory_order_relaxed)));
 			g_mutex_unlock(&item->cache->mutex);
 			cache_trim(item->cache);
 			trimmed = true;
@@ -705,7 +706,7 @@ ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 			return n; /* else evicted meanwhile: fetch again */
 	}
 	if (ret == -ENOSPC &&
-	    g_atomic_int_compare_and_exchange(&item->cache->said_full, 0, 1))
+	    !atomic_exchange(&item->cache->said_full, true))
 		g_message("cache: the disk of %s is full: reads that do not "
 			  "fit go past the cache", item->cache->dir);
 	/* no room even so: straight from the relay, not cached */

@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static enum cache_hash hash_kind(enum relayfs_checksum checksum)
-{
-	switch (checksum) {
-	case CHECKSUM_SHA256: return CACHE_HASH_SHA256;
-	case CHECKSUM_NONE: return CACHE_HASH_NONE;
-	default: return CACHE_HASH_SHA512;
-	}
-}
-
 /* While the relay is opened, a backend's warning is kept, not printed
  * (nor its notes about retrying): if opening fails it is the one line
  * that says why. */
@@ -103,7 +94,7 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 
 	fs->cfg = cfg;
 	fs->started = time(NULL);
-	fs->hash_kind = hash_kind(cfg->checksum);
+	fs->hash_kind = cfg->checksum;
 	g_mutex_init(&fs->nodes_mutex);
 	g_mutex_init(&fs->retry_mutex);
 	g_cond_init(&fs->retry_cond);

@@ -50,7 +50,7 @@ struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
 	}
 	if (node) {
 		node->refs++;
-		g_atomic_int_add(&node->opens, open);
+		atomic_fetch_add(&node->opens, open);
 	}
 	g_mutex_unlock(&fs->nodes_mutex);
 	return node;
@@ -62,7 +62,7 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
 
 	g_mutex_lock(&fs->nodes_mutex);
 	node->refs--;
-	g_atomic_int_add(&node->opens, -(int)was_open);
+	atomic_fetch_add(&node->opens, -(int)was_open);
 	drop = node->refs == 0;
 	if (drop) {
 		/* nobody else has it: its mutex is free */
@@ -89,18 +89,18 @@ int fs_node_lock(struct relayfs *fs, struct fs_node *node)
 	/* not under nodes_mutex: another thread may hold mutex for a whole
 	 * push, and everything else would wait for it */
 	g_mutex_lock(&node->mutex);
-	return g_atomic_int_get(&node->opens);
+	return atomic_load(&node->opens);
 }
 
 void fs_node_staged_changed_locked(struct fs_node *node)
 {
-	g_atomic_int_set(&node->staged_live,
+	atomic_store(&node->staged_live,
 			 node->staged != NULL && !node->deleted);
 }
 
 int fs_node_opens(struct relayfs *fs, struct fs_node *node)
 {
-	return g_atomic_int_get(&node->opens);
+	return atomic_load(&node->opens);
 }
 
 void fs_node_orphan(struct relayfs *fs, struct fs_node *node)
@@ -207,14 +207,14 @@ static bool is_staged_in(struct fs_node *node, const void *dir)
 	g_autofree char *parent = relay_path_dirname(node->path);
 	bool staged;
 
-	staged = g_atomic_int_get(&node->staged_live);
+	staged = atomic_load(&node->staged_live);
 	return staged && strcmp(parent, dir) == 0;
 }
 
 static bool is_pending(struct fs_node *node, const void *unused)
 {
-	return g_atomic_int_get(&node->staged_live) &&
-	       g_atomic_int_get(&node->opens) == 0;
+	return atomic_load(&node->staged_live) &&
+	       atomic_load(&node->opens) == 0;
 }
 
 void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)

@@ -412,17 +412,17 @@ static int set_size(const struct spec *s, const char *text,
 }
 
 static int set_checksum(const struct spec *s, const char *text,
-			const char *where, enum relayfs_checksum *field)
+			const char *where, enum cache_hash *field)
 {
 	static const char *const names[] = {
-		[CHECKSUM_SHA512] = "sha512",
-		[CHECKSUM_SHA256] = "sha256",
-		[CHECKSUM_NONE] = "none",
+		[CACHE_HASH_SHA512] = "sha512",
+		[CACHE_HASH_SHA256] = "sha256",
+		[CACHE_HASH_NONE] = "none",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
 		if (g_ascii_strcasecmp(text, names[i]) == 0) {
-			*field = (enum relayfs_checksum)i;
+			*field = (enum cache_hash)i;
 			return 0;
 		}
 	}

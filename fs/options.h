@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum relayfs_checksum { CHECKSUM_SHA512 = 0, CHECKSUM_SHA256, CHECKSUM_NONE };
+#include "cache/checksum.h"
+
 
 struct relayfs_config {
 	char *relay_url;	/* as given, or the embedded default path */
@@ -20,7 +21,7 @@ struct relayfs_config {
 	uint64_t cache_size;	/* bytes, default 1G */
 	uint64_t block_size;	/* bytes, default 4M */
 	unsigned dir_cache;	/* seconds, default 10 */
-	enum relayfs_checksum checksum;
+	enum cache_hash checksum;	/* checksum= */
 	unsigned transfers;	/* default 4, >= 1 */
 	unsigned timeout;	/* seconds without progress, default 30 */
 	char *cacert;

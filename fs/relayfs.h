@@ -7,6 +7,7 @@
 #include <fuse.h>
 #include <glib.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "cache/blocks.h"
@@ -37,7 +38,7 @@ struct relayfs {
 	GMutex retry_mutex;
 	GCond retry_cond;
 	bool stopping;
-	gint64 cache_hits, cache_misses;	/* atomic */
+	_Atomic gint64 cache_hits, cache_misses;
 	time_t started;		/* the root's times */
 };
 
@@ -46,9 +47,9 @@ struct fs_node {
 	char *path;		/* changed under nodes_mutex and mutex both,
 				 * so either lets it be read */
 	int refs;		/* holders, opens included; under nodes_mutex */
-	int opens;		/* open handles; changed under nodes_mutex,
+	_Atomic int opens;		/* open handles; changed under nodes_mutex,
 				 * atomic (read under mutex alone too) */
-	int staged_live;	/* atomic: staged && !deleted, for walks under
+	_Atomic int staged_live; /* staged && !deleted, for walks under
 				 * nodes_mutex, which never wait for mutex
 				 * (held through a whole push) */
 	GMutex mutex;		/* the fields below */

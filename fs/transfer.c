@@ -501,8 +501,8 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	if (n < 0)
 		return n;
 	hit = cache_item_has(fetcher.item, offset, size);
-	__atomic_fetch_add(hit ? &fs->cache_hits : &fs->cache_misses, 1,
-			   __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(hit ? &fs->cache_hits : &fs->cache_misses, 1,
+			   memory_order_relaxed);
 	n = cache_item_read(fetcher.item, buf, size, offset,
 			    fetch_under_read_lock, &fetcher);
 	complete = n >= 0 && cache_item_complete(fetcher.item);

@@ -99,10 +99,10 @@ static char *root_stats(struct relayfs *fs)
 			       " cache_used=%" G_GUINT64_FORMAT
 			       " cache_size=%" G_GUINT64_FORMAT
 			       " cache_disk_free=%" G_GUINT64_FORMAT, relay,
-			       __atomic_load_n(&fs->cache_hits,
-					       __ATOMIC_RELAXED),
-			       __atomic_load_n(&fs->cache_misses,
-					       __ATOMIC_RELAXED),
+			       atomic_load_explicit(&fs->cache_hits,
+					       memory_order_relaxed),
+			       atomic_load_explicit(&fs->cache_misses,
+					       memory_order_relaxed),
 			       cache_used(fs->cache), fs->cfg->cache_size,
 			       disk_free);
 }

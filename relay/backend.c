@@ -102,23 +102,23 @@ static int answered(struct backend *b, int ret)
 	gint64 now = g_get_monotonic_time();
 
 	if (ret == -EIO || ret == -ETIMEDOUT)
-		__atomic_store_n(&b->unanswered_at, now, __ATOMIC_RELAXED);
+		atomic_store_explicit(&b->unanswered_at, now, memory_order_relaxed);
 	else
-		__atomic_store_n(&b->answered_at, now, __ATOMIC_RELAXED);
+		atomic_store_explicit(&b->answered_at, now, memory_order_relaxed);
 	return ret;
 }
 
 bool backend_unanswered(struct backend *b, gint64 within_us)
 {
-	gint64 failed = __atomic_load_n(&b->unanswered_at, __ATOMIC_RELAXED);
-	gint64 ok = __atomic_load_n(&b->answered_at, __ATOMIC_RELAXED);
+	gint64 failed = atomic_load_explicit(&b->unanswered_at, memory_order_relaxed);
+	gint64 ok = atomic_load_explicit(&b->answered_at, memory_order_relaxed);
 
 	return failed > ok && g_get_monotonic_time() - failed < within_us;
 }
 
 static void count(struct backend *b, enum backend_request_kind kind)
 {
-	__atomic_fetch_add(&b->requests[kind], 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&b->requests[kind], 1, memory_order_relaxed);
 }
 
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
@@ -152,7 +152,7 @@ static int counting_sink_write(void *ctx, const void *data, size_t len)
 {
 	struct counting_sink *cs = ctx;
 
-	__atomic_fetch_add(&cs->b->bytes_down, len, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&cs->b->bytes_down, len, memory_order_relaxed);
 	return cs->sink(cs->ctx, data, len);
 }
 
@@ -205,7 +205,7 @@ int backend_put(struct backend *b, const char *path, int fd, uint64_t size)
 	count(b, BACKEND_REQ_PUT);
 	ret = answered(b, b->ops->put(b->state, path, fd, size));
 	if (ret == 0)
-		__atomic_fetch_add(&b->bytes_up, size, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&b->bytes_up, size, memory_order_relaxed);
 	return ret;
 }
 
@@ -217,7 +217,7 @@ int backend_put_data(struct backend *b, const char *path, const void *data,
 	count(b, BACKEND_REQ_PUT);
 	ret = answered(b, b->ops->put_data(b->state, path, data, len));
 	if (ret == 0)
-		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&b->bytes_up, len, memory_order_relaxed);
 	return ret;
 }
 
@@ -232,7 +232,7 @@ int backend_put_data_if(struct backend *b, const char *path, const void *data,
 	ret = answered(b, b->ops->put_data_if(b->state, path, data, len,
 					      etag));
 	if (ret == 0)
-		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&b->bytes_up, len, memory_order_relaxed);
 	return ret;
 }
 
@@ -246,7 +246,7 @@ int backend_create_excl(struct backend *b, const char *path, const void *data,
 	count(b, BACKEND_REQ_CREATE);
 	ret = answered(b, b->ops->create_excl(b->state, path, data, len));
 	if (ret == 0)
-		__atomic_fetch_add(&b->bytes_up, len, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&b->bytes_up, len, memory_order_relaxed);
 	return ret;
 }
 
@@ -356,11 +356,11 @@ char *backend_stats_format(struct backend *b)
 	for (int i = 0; i < BACKEND_REQ_KINDS; i++)
 		g_string_append_printf(s, "%s=%" G_GINT64_FORMAT " ",
 				       request_kind_names[i],
-				       __atomic_load_n(&b->requests[i],
-							 __ATOMIC_RELAXED));
+				       atomic_load_explicit(&b->requests[i],
+							 memory_order_relaxed));
 	g_string_append_printf(s, "bytes_up=%" G_GINT64_FORMAT
 			       " bytes_down=%" G_GINT64_FORMAT,
-			       __atomic_load_n(&b->bytes_up, __ATOMIC_RELAXED),
-			       __atomic_load_n(&b->bytes_down, __ATOMIC_RELAXED));
+			       atomic_load_explicit(&b->bytes_up, memory_order_relaxed),
+			       atomic_load_explicit(&b->bytes_down, memory_order_relaxed));
 	return g_string_free(s, FALSE);
 }

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
 
@@ -136,9 +137,9 @@ enum backend_request_kind {
 struct backend {
 	const struct backend_ops *ops;
 	void *state;
-	gint64 requests[BACKEND_REQ_KINDS];	/* atomic */
-	gint64 bytes_up, bytes_down;		/* atomic */
-	gint64 answered_at, unanswered_at;	/* atomic, monotonic us */
+	_Atomic gint64 requests[BACKEND_REQ_KINDS];
+	_Atomic gint64 bytes_up, bytes_down;
+	_Atomic gint64 answered_at, unanswered_at;	/* monotonic us */
 };
 
 /* Pick the backend for opt->url by scheme ("/path" means local) and open

@@ -113,13 +113,13 @@ int relay_get(struct relay *r, const char *path, uint64_t offset,
 
 struct relay_file *relay_file_ref(struct relay_file *f)
 {
-	g_atomic_int_inc(&f->refs);
+	atomic_fetch_add(&f->refs, 1);
 	return f;
 }
 
 void relay_file_free(struct relay_file *f)
 {
-	if (!f || g_atomic_int_add(&f->refs, -1) > 0)
+	if (!f || atomic_fetch_add(&f->refs, -1) > 0)
 		return;
 	g_free(f->name);
 	g_free(f->etag);

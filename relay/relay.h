@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
 
@@ -54,7 +55,7 @@ struct relay_file {
 	struct relay_lock_info lock;	/* read when has_lock */
 	bool lock_stale;
 	enum relay_file_state state;
-	int refs;		/* owners beyond the first (atomic) */
+	_Atomic int refs;	/* owners beyond the first */
 };
 
 struct relay;

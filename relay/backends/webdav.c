@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #ifndef RELAYFS_VERSION
@@ -56,7 +57,7 @@ struct webdav {
 	char *cacert;
 	bool insecure;
 	long connect_timeout, io_timeout;
-	gint digest; /* the server asked for Digest auth */
+	_Atomic int digest; /* the server asked for Digest auth */
 	struct http_pool *pool;
 };
 
@@ -463,7 +464,7 @@ static void add_header(struct request *rq, const char *header)
 /* Sets what differs between requests; every such option, every time. */
 static void prepare(CURL *h, struct request *rq, const char *range)
 {
-	rq->used_digest = g_atomic_int_get(&rq->wd->digest) != 0;
+	rq->used_digest = atomic_load(&rq->wd->digest) != 0;
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rq->errbuf);
 	curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
@@ -591,7 +592,7 @@ static int perform(struct request *rq)
 			return err;
 		if (rq->status == 401 && rq->digest_challenge &&
 		    !rq->used_digest && !rq->local_err) {
-			g_atomic_int_set(&rq->wd->digest, 1);
+			atomic_store(&rq->wd->digest, 1);
 			n--;
 			continue;
 		}

@@ -407,7 +407,7 @@ static void test_defaults(void)
 	g_assert_cmpuint(cfg.cache_size, ==, 1ULL << 30);
 	g_assert_cmpuint(cfg.block_size, ==, 4ULL << 20);
 	g_assert_cmpuint(cfg.dir_cache, ==, 10);
-	g_assert_cmpint(cfg.checksum, ==, CHECKSUM_SHA512);
+	g_assert_cmpint(cfg.checksum, ==, CACHE_HASH_SHA512);
 	g_assert_cmpuint(cfg.transfers, ==, 4);
 	g_assert_cmpuint(cfg.timeout, ==, 30);
 	g_assert_false(cfg.insecure);
@@ -529,7 +529,7 @@ static void test_o_lists(void)
 	g_assert_cmpuint(cfg.transfers, ==, 64);
 	g_assert_cmpuint(cfg.block_size, ==, 1 << 20);
 	g_assert_cmpuint(cfg.cache_size, ==, 2ULL << 30);
-	g_assert_cmpint(cfg.checksum, ==, CHECKSUM_NONE);
+	g_assert_cmpint(cfg.checksum, ==, CACHE_HASH_NONE);
 	g_assert_true(cfg.insecure);
 	g_assert_cmpuint(cfg.lock_wait, ==, 0);
 	g_assert_cmpuint(cfg.lock_timeout, ==, 60);
@@ -598,7 +598,7 @@ static void test_config_precedence(void)
 	g_assert_cmpuint(cfg.transfers, ==, 7);
 	g_assert_cmpstr(cfg.relay_url, ==, relay);
 	g_assert_false(cfg.insecure);
-	g_assert_cmpint(cfg.checksum, ==, CHECKSUM_SHA256);
+	g_assert_cmpint(cfg.checksum, ==, CACHE_HASH_SHA256);
 	g_assert_cmpuint(cfg.cache_size, ==, 8ULL << 30);
 	g_assert_cmpuint(cfg.lock_wait, ==, 30);
 	relayfs_config_clear(&cfg);
