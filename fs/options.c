@@ -477,18 +477,18 @@ static char *absolute_path(const char *text)
 	return path;
 }
 
-/* 0 if path is a regular file we can read, else an errno. */
+/* 0 if path is a regular file we can read, else a negative errno. */
 static int readable_file(const char *path)
 {
 	struct stat st;
 
 	if (stat(path, &st) != 0)
-		return errno;
+		return -errno;
 	if (S_ISDIR(st.st_mode))
-		return EISDIR;
+		return -EISDIR;
 	if (!S_ISREG(st.st_mode))
-		return EINVAL;
-	return access(path, R_OK) == 0 ? 0 : errno;
+		return -EINVAL;
+	return access(path, R_OK) == 0 ? 0 : -errno;
 }
 
 static int set_path(const struct spec *s, const char *text,
@@ -505,7 +505,7 @@ static int set_path(const struct spec *s, const char *text,
 	err = s->kind == K_PATH ? 0 : readable_file(path);
 	if (err != 0) {
 		say("%s%s %s: %s", where, s->name, text,
-		    err == EINVAL ? "not a regular file" : g_strerror(err));
+		    err == -EINVAL ? "not a regular file" : g_strerror(-err));
 		g_free(path);
 		return -1;
 	}

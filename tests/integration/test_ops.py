@@ -4,6 +4,7 @@ the relay folder afterwards (DESIGN.md, Operations)."""
 import errno
 import os
 import signal
+import stat
 import subprocess
 
 import pytest
@@ -128,7 +129,10 @@ def test_links_are_refused_and_modes_accepted(relay, mount):
     alice = mount("alice")
     open(alice.p("f"), "w").write("x")
     for call in (lambda: os.symlink("f", alice.p("s")),
-                 lambda: os.link(alice.p("f"), alice.p("h"))):
+                 lambda: os.link(alice.p("f"), alice.p("h")),
+                 lambda: os.mkfifo(alice.p("fifo")),
+                 lambda: os.mknod(alice.p("dev"), 0o600 | stat.S_IFCHR,
+                                  os.makedev(1, 3))):
         with pytest.raises(OSError) as e:
             call()
         assert e.value.errno == errno.EPERM

@@ -239,7 +239,7 @@ def test_unlink_while_open_then_recreate(relay, mount):
     os.close(fd)
     f.write("more")
     f.close()
-    time.sleep(0.2)
+    assert alice.unmount() == 0   # every release done
     assert relay.read("u") == b"new"
 
 
