@@ -37,6 +37,8 @@ struct cache_item {
 	gint64 *used_at;	/* per block: last fetched or read, monotonic */
 	guint32 *evictions;	/* per block: times evicted, so that a read
 				 * can tell its bytes were not punched out */
+	uint64_t keep_until;	/* blocks from keep_from up to here are the
+				 * next a pull hashes: never evicted */
 	uint64_t keep_from;	/* blocks from here wait to be hashed: the
 				 * last ones evicted */
 	GMutex mutex;
@@ -263,6 +265,8 @@ static GArray *open_blocks_locked(struct cache *c)
 			if (!item->present[i] || item->fetching[i])
 				continue;
 			b.awaited = i >= item->keep_from;
+			if (b.awaited && i < item->keep_until)
+				continue; /* in flight, for the pull */
 			g_array_append_val(blocks, b);
 		}
 		g_mutex_unlock(&item->mutex);
@@ -527,7 +531,7 @@ static int block_sink_write(void *ctx, const void *data, size_t len)
 		ssize_t n = pwrite(bs->fd, p, len, bs->offset);
 
 		if (n < 0)
-			return errno == ENOSPC ? -ENOSPC : -EIO;
+			return -errno;
 		p += n;
 		len -= n;
 		bs->offset += n;
@@ -724,10 +728,12 @@ ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
 			    false);
 }
 
-void cache_item_keep_from(struct cache_item *item, uint64_t offset)
+void cache_item_keep_from(struct cache_item *item, uint64_t offset,
+			  unsigned window)
 {
 	g_mutex_lock(&item->mutex);
 	item->keep_from = offset / item->cache->block_size;
+	item->keep_until = item->keep_from + window;
 	g_mutex_unlock(&item->mutex);
 }
 

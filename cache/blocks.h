@@ -56,9 +56,11 @@ ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
  * -EAGAIN when a block of it is not present (or was evicted meanwhile). */
 ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
 			       size_t size, uint64_t offset);
-/* A pull still has to hash the blocks from offset on, in order: they are
- * evicted last. */
-void cache_item_keep_from(struct cache_item *item, uint64_t offset);
+/* A pull still has to hash the blocks from offset on, in order: the
+ * first `window` of them (those in flight) are never evicted, the others
+ * last. */
+void cache_item_keep_from(struct cache_item *item, uint64_t offset,
+			  unsigned window);
 /* Read-ahead: fetch the blocks of [first, last] that are neither present
  * nor being fetched by someone else, without waiting for others. */
 int cache_item_prefetch(struct cache_item *item, uint64_t first,

@@ -1,6 +1,7 @@
 /* The lock journal: one small file a lock under cache_dir/locks, named by
  * a hash of the path and holding the path, written with an fsync. */
 #include "cache/journal.h"
+#include "cache/file_error.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -21,9 +22,11 @@ int cache_journal_add(struct cache *c, const char *path)
 
 	if (g_mkdir_with_parents(dir, 0700) < 0 ||
 	    !g_file_set_contents(file, path, -1, &error)) {
+		int err = error ? cache_errno_of(error) : -errno;
+
 		g_warning("cache: journal %s: %s", file,
-			  error ? error->message : g_strerror(errno));
-		return -EIO;
+			  error ? error->message : g_strerror(-err));
+		return err;
 	}
 	return 0;
 }

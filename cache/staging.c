@@ -1,6 +1,7 @@
 /* Staged copies and their journal records (cache_dir/staging/<id> and
  * <id>.record, a GLib key file written atomically and fsynced). */
 #include "cache/staging.h"
+#include "cache/file_error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ static int write_record(struct cache_staged *s)
 	/* g_file_set_contents fsyncs before its rename */
 	if (!g_file_set_contents(s->record, text, len, &error)) {
 		g_warning("cache: journal %s: %s", s->record, error->message);
-		return -EIO;
+		return cache_errno_of(error);
 	}
 	return 0;
 }
@@ -88,12 +89,14 @@ ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 			   size_t size, uint64_t offset)
 {
 	ssize_t n = pwrite(s->fd, buf, size, offset);
+	int ret;
 
 	if (n < 0)
 		return -errno;
 	s->mtime = g_get_real_time() / G_USEC_PER_SEC; /* as any write does */
-	if (mark_changed(s) < 0)
-		return -EIO;
+	ret = mark_changed(s);
+	if (ret < 0)
+		return ret;
 	if (s->hasher && offset == s->hashed && s->hashed == s->size) {
 		cache_hasher_update(s->hasher, buf, n);
 		s->hashed += n;
@@ -116,12 +119,15 @@ ssize_t cache_staged_read(struct cache_staged *s, char *buf, size_t size,
 
 int cache_staged_truncate(struct cache_staged *s, uint64_t size)
 {
+	int ret;
+
 	if (ftruncate(s->fd, size) < 0)
 		return -errno;
 	s->size = size;
 	s->mtime = g_get_real_time() / G_USEC_PER_SEC;
-	if (mark_changed(s) < 0)
-		return -EIO;
+	ret = mark_changed(s);
+	if (ret < 0)
+		return ret;
 	if (size != s->hashed) {
 		/* the running hash no longer ends where the file does */
 		cache_hasher_free(s->hasher);

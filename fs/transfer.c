@@ -324,7 +324,8 @@ static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
 		node->pull_hashed += n;
 	}
 	/* what is still to hash is evicted last */
-	cache_item_keep_from(node->item, node->pull_hashed);
+	cache_item_keep_from(node->item, node->pull_hashed,
+			     fs->cfg->transfers + 2);
 }
 
 /* Bytes a read got past the cache (its disk full) go through the pull's
