@@ -17,7 +17,7 @@
 struct cache {
 	char *dir;
 	uint64_t block_size;
-	uint64_t max_size;
+	_Atomic uint64_t max_size;	/* lowered when the disk fills */
 	GMutex mutex;
 	GHashTable *items;	/* key -> struct cache_item * (live ones) */
 	_Atomic gint64 used;	/* bytes of blocks on disk (an estimate) */
@@ -333,6 +333,17 @@ void cache_trim(struct cache *c)
 	}
 	atomic_store_explicit(&c->used, (gint64)total, memory_order_relaxed);
 	g_mutex_unlock(&c->mutex);
+}
+
+/* The disk held no more than the cache's blocks now (but at least
+ * floor): make that the bound. */
+static void cache_limit_to_used(struct cache *c, uint64_t floor)
+{
+	uint64_t used = cache_used(c);
+	uint64_t max = atomic_load(&c->max_size);
+
+	if (used < max)
+		atomic_store(&c->max_size, MAX(floor, used));
 }
 
 /* Count bytes newly stored; past cache_size, evict. */
@@ -690,13 +701,9 @@ ssize_t cache_item_read(struct cache_item *item, char *buf, size_t size,
 		ret = ensure_blocks(item, offset / bs,
 				    (offset + size - 1) / bs, true, fetch, ctx);
 		if (ret == -ENOSPC && !trimmed) {
-			/* the disk is full: make room, then try again */
-			g_mutex_lock(&item->cache->mutex);
-			item->cache->max_size = MAX(2 * bs,
-				MIN(item->cache->max_size,
-				    (uint64_t)atomic_load_explicit(
-					&item->cache->used, memory_order_relaxed)));
-			g_mutex_unlock(&item->cache->mutex);
+			/* the disk is full: keep to what it held, make room,
+			 * then try again */
+			cache_limit_to_used(item->cache, 2 * bs);
 			cache_trim(item->cache);
 			trimmed = true;
 			continue;

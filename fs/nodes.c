@@ -92,6 +92,18 @@ int fs_node_lock(struct relayfs *fs, struct fs_node *node)
 	return atomic_load(&node->opens);
 }
 
+bool fs_node_mark_deleted(struct fs_node *node)
+{
+	bool had;
+
+	g_mutex_lock(&node->mutex);
+	had = node->staged != NULL && !node->deleted;
+	node->deleted = true;
+	fs_node_staged_changed_locked(node);
+	g_mutex_unlock(&node->mutex);
+	return had;
+}
+
 void fs_node_staged_changed_locked(struct fs_node *node)
 {
 	atomic_store(&node->staged_live,
@@ -153,10 +165,7 @@ static void move_locked(struct relayfs *fs, struct fs_node *node,
 
 	if (there && there != node) {
 		g_hash_table_steal(fs->nodes, to);
-		g_mutex_lock(&there->mutex);
-		there->deleted = true;
-		fs_node_staged_changed_locked(there);
-		g_mutex_unlock(&there->mutex);
+		fs_node_mark_deleted(there);
 		if (there->refs == 0)
 			g_ptr_array_add(fs->orphans, there);
 	}

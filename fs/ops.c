@@ -424,14 +424,7 @@ static struct fs_node *mark_unlinked(struct relayfs *fs, const char *rpath,
 {
 	struct fs_node *node = fs_node_get(fs, rpath, false, false);
 
-	*had = false;
-	if (!node)
-		return NULL;
-	g_mutex_lock(&node->mutex);
-	*had = node->staged != NULL;
-	node->deleted = true;
-	fs_node_staged_changed_locked(node);
-	g_mutex_unlock(&node->mutex);
+	*had = node && fs_node_mark_deleted(node);
 	return node;
 }
 
@@ -554,14 +547,10 @@ static void nodes_follow_rename(struct relayfs *fs, const char *from,
 				const char *to, struct fs_node *replaced)
 {
 	struct fs_node *node = fs_node_get(fs, from, false, false);
-	bool had = false;
 
 	if (replaced) {
-		g_mutex_lock(&replaced->mutex);
-		had = replaced->staged != NULL && !replaced->deleted;
-		replaced->deleted = true;
-		fs_node_staged_changed_locked(replaced);
-		g_mutex_unlock(&replaced->mutex);
+		bool had = fs_node_mark_deleted(replaced);
+
 		fs_node_orphan(fs, replaced);
 		if (had)
 			g_message("%s replaced by the rename of %s: its copy "

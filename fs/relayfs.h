@@ -92,6 +92,9 @@ int fs_node_opens(struct relayfs *fs, struct fs_node *node);
 /* Lock node's mutex (without nodes_mutex: a push may hold the node's for
  * long) and return its open count as it stands while the mutex is held. */
 int fs_node_lock(struct relayfs *fs, struct fs_node *node);
+/* Mark node's file gone (unlinked, or replaced by a rename): nothing of
+ * it is pushed. True if it had a staged copy. Takes node->mutex. */
+bool fs_node_mark_deleted(struct fs_node *node);
 /* node->staged or node->deleted changed (node->mutex held). */
 void fs_node_staged_changed_locked(struct fs_node *node);
 /* Take a node out of the table (its file was unlinked): its handles go

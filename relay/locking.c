@@ -176,6 +176,13 @@ static int lock_write_and_check(struct relay *r, const char *lock_path,
 	return ret;
 }
 
+/* When an acquisition that starts now gives up on a foreign lock. */
+static gint64 lock_wait_deadline(const struct relay *r)
+{
+	return g_get_monotonic_time() +
+	       (gint64)r->params.lock_wait * G_USEC_PER_SEC;
+}
+
 /* Create our lock where nobody else creates one at the same time: the
  * backend's exclusive create, else write and read back. */
 static int lock_create_alone(struct relay *r, const char *lock_path,
@@ -208,8 +215,7 @@ static int lock_try_create(struct relay *r, const char *path,
 						  &len);
 	int ret;
 
-	if (backend_can(r->backend, BACKEND_CAN_CREATE_EXCL) ||
-	    !backend_can(r->backend, BACKEND_ATOMIC_MKDIR))
+	if (backend_can(r->backend, BACKEND_CAN_CREATE_EXCL))
 		return lock_create_alone(r, lock_path, data, len);
 	ret = relay_mutex_take(r, path, deadline);
 	if (ret < 0)
@@ -225,10 +231,9 @@ static int lock_try_create(struct relay *r, const char *path,
 static int lock_break_stale(struct relay *r, const char *path,
 			    const char *lock_path, gint64 deadline)
 {
-	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
 	struct relay_lock_info info;
 	bool stale = false;
-	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+	int ret = relay_mutex_take(r, path, deadline);
 
 	if (ret < 0)
 		return ret;
@@ -241,8 +246,7 @@ static int lock_break_stale(struct relay *r, const char *path,
 		ret = -EBUSY; /* taken again meanwhile */
 	}
 	relay_lock_info_clear(&info);
-	if (mutex)
-		relay_mutex_drop(r, path);
+	relay_mutex_drop(r, path);
 	return ret;
 }
 
@@ -303,8 +307,7 @@ static int lock_acquire_claimed(struct relay *r, const char *path,
 {
 	g_autofree char *lock_path = relay_lock_path(path);
 	g_autofree char *holder = NULL;
-	gint64 deadline = g_get_monotonic_time() +
-			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
+	gint64 deadline = lock_wait_deadline(r);
 	gint64 delay = 100 * 1000;
 	bool upgrade = false;
 	int ret;
@@ -467,12 +470,9 @@ void relay_lock_keep(struct relay *r, const char *path)
 static int lock_remove_ours(struct relay *r, const char *path,
 			    const char *lock_path)
 {
-	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
-	gint64 deadline = g_get_monotonic_time() +
-			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
 	struct relay_lock_info info;
 	bool stale;
-	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+	int ret = relay_mutex_take(r, path, lock_wait_deadline(r));
 
 	if (ret < 0)
 		return ret;
@@ -483,8 +483,7 @@ static int lock_remove_ours(struct relay *r, const char *path,
 		ret = backend_remove_once(r->backend, lock_path);
 	}
 	relay_lock_info_clear(&info);
-	if (mutex)
-		relay_mutex_drop(r, path);
+	relay_mutex_drop(r, path);
 	return ret == -ENOENT ? 0 : ret;
 }
 
@@ -498,8 +497,7 @@ static int lock_repair_claimed(struct relay *r, const char *path)
 
 	if (relay_lock_held(r, path))
 		return 0;
-	if (relay_lock_uncertain(r, path) &&
-	    backend_can(r->backend, BACKEND_ATOMIC_MKDIR))
+	if (relay_lock_uncertain(r, path))
 		relay_mutex_repair(r, path);
 	ret = relay_lock_read(r, lock_path, &info, &stale);
 	if (ret == -ENOENT) {
@@ -520,12 +518,9 @@ static int lock_repair_claimed(struct relay *r, const char *path)
 static int lock_adopt_claimed(struct relay *r, const char *path)
 {
 	g_autofree char *lock_path = relay_lock_path(path);
-	bool mutex = backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
-	gint64 deadline = g_get_monotonic_time() +
-			  (gint64)r->params.lock_wait * G_USEC_PER_SEC;
 	struct relay_lock_info info;
 	bool stale, ours;
-	int ret = mutex ? relay_mutex_take(r, path, deadline) : 0;
+	int ret = relay_mutex_take(r, path, lock_wait_deadline(r));
 
 	if (ret < 0)
 		return ret;
@@ -534,8 +529,7 @@ static int lock_adopt_claimed(struct relay *r, const char *path)
 	relay_lock_info_clear(&info);
 	if (ours)
 		ret = lock_upgrade(r, path); /* ours again, and fresh */
-	if (mutex)
-		relay_mutex_drop(r, path);
+	relay_mutex_drop(r, path);
 	if (ret < 0 || !ours)
 		return ret == -ENOENT ? 0 : ret;
 	lock_remember(r, path, RELAY_LOCK_WRITE);

@@ -93,12 +93,21 @@ static int mutex_inspect(struct relay *r, const char *path,
 	return ret == -ENOENT || ret == -ESTALE ? 0 : ret;
 }
 
+/* Only a backend whose mkdir is atomic has mutex folders: elsewhere
+ * taking, dropping and repairing one do nothing. */
+static bool has_mutexes(const struct relay *r)
+{
+	return backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
+}
+
 int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 {
 	g_autofree char *mutex_path = relay_mutex_path(path);
 	gint64 delay = 5 * 1000;
 	int ret;
 
+	if (!has_mutexes(r))
+		return 0;
 	for (;;) {
 		ret = backend_mkdir_excl(r->backend, mutex_path);
 		if (ret == 0)
@@ -123,13 +132,15 @@ void relay_mutex_drop(struct relay *r, const char *path)
 
 	/* the backend says why when it fails; a mutex left behind is broken
 	 * after mutex_stale seconds */
-	backend_rmdir_if(r->backend, mutex_path, NULL);
+	if (has_mutexes(r))
+		backend_rmdir_if(r->backend, mutex_path, NULL);
 }
 
 int relay_mutex_repair(struct relay *r, const char *path)
 {
 	g_autofree char *mutex_path = relay_mutex_path(path);
-	int ret = mutex_inspect(r, path, mutex_path, OURS_STALE_S);
+	int ret = has_mutexes(r) ?
+		  mutex_inspect(r, path, mutex_path, OURS_STALE_S) : 0;
 
 	return ret == -EBUSY ? 0 : ret;
 }

@@ -52,7 +52,9 @@ GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 
 /* Take path's mutex folder (.x.mutex), waiting until deadline (monotonic
  * us) while another client holds it (then -EBUSY); breaks one that stood
- * unchanged for params.mutex_stale seconds. */
+ * unchanged for params.mutex_stale seconds. On a backend whose mkdir is
+ * not atomic there are no mutex folders: take, drop and repair do
+ * nothing. */
 int relay_mutex_take(struct relay *r, const char *path, gint64 deadline);
 void relay_mutex_drop(struct relay *r, const char *path);
 /* A MKCOL of ours on path's mutex went unanswered: the mutex it may have
