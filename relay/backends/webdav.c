@@ -934,6 +934,11 @@ static int webdav_statfs(void *state, struct statvfs *st)
 	return 0;
 }
 
+/* How often a 403 from Apache for a resource that changed under it (a
+ * file deleted or replaced while it opened it; a folder another MKCOL made
+ * inside mkdir(2)) is tried again: a refusal is a 403 that stays. */
+#define RACED_TRIES 5
+
 static int webdav_get(void *state, const char *path, uint64_t offset,
 		      uint64_t length, const char *etag, backend_sink_fn sink,
 		      void *ctx)
@@ -943,22 +948,30 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 
 	if (length == 0)
 		return 0;
-	request_init(&rq, state, OP_GET, "GET", path, false);
-	rq.sink = sink;
-	rq.ctx = ctx;
-	rq.expect_etag = etag && g_str_has_prefix(etag, "W/") ? etag + 2 : etag;
-	rq.offset = offset;
-	rq.remaining = length;
-	err = perform(&rq);
-	if (err == -EACCES) {
+	for (int tries = 1;; tries++) {
 		struct backend_entry e = { 0 };
+		bool gone;
 
-		if (webdav_stat(state, path, &e) == -ENOENT)
-			err = -ENOENT; /* deleted while Apache opened it */
-		else
-			report(&rq, err, refused_hint(&rq));
+		request_init(&rq, state, OP_GET, "GET", path, false);
+		rq.sink = sink;
+		rq.ctx = ctx;
+		rq.expect_etag = etag && g_str_has_prefix(etag, "W/") ?
+				 etag + 2 : etag;
+		rq.offset = offset;
+		rq.remaining = length;
+		err = perform(&rq);
+		if (err != -EACCES || rq.started || tries == RACED_TRIES)
+			break;
+		gone = webdav_stat(state, path, &e) == -ENOENT;
 		backend_entry_clear(&e);
+		if (gone) {
+			err = -ENOENT; /* deleted while Apache opened it */
+			break;
+		}
+		request_clear(&rq); /* there again: try once more */
 	}
+	if (err == -EACCES)
+		report(&rq, err, refused_hint(&rq));
 	request_clear(&rq);
 	return err;
 }
@@ -1050,9 +1063,8 @@ static int webdav_mkdir_excl(void *state, const char *path)
 {
 	int err = -EACCES;
 
-	/* the winner may have removed it again before we look: a refusal
-	 * is a 403 that stays */
-	for (int tries = 0; err == -EACCES && tries < 5; tries++) {
+	/* the winner may have removed it again before we look */
+	for (int tries = 0; err == -EACCES && tries < RACED_TRIES; tries++) {
 		struct backend_entry e = { 0 };
 
 		err = simple(state, OP_MUTEX, "MKCOL", path, true, NULL);
