@@ -9,22 +9,69 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* While the relay is opened, a backend's warning is kept, not printed
- * (nor its notes about retrying): if opening fails it is the one line
- * that says why. */
-static void keep_last_warning(const char *domain, GLogLevelFlags level,
-			      const char *message, gpointer data)
-{
-	char **last = data;
+/* While the relay is opened, what the backend logs is kept, not printed:
+ * if opening fails its last warning is the one line that says why, else
+ * everything is logged as it came (what the server was found to do). */
+struct open_log {
+	GPtrArray *lines; /* "L" + message, L the level's first letter */
+	char *last_warning;
+};
 
-	if (!(level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)))
+static void keep_log(const char *domain, GLogLevelFlags level,
+		     const char *message, gpointer data)
+{
+	struct open_log *log = data;
+	bool warning = level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL);
+
+	(void)domain;
+	if (level & G_LOG_LEVEL_DEBUG)
 		return;
-	g_free(*last);
-	*last = g_strdup(message);
+	g_ptr_array_add(log->lines,
+			g_strconcat(warning ? "W" : "M", message, NULL));
+	if (warning) {
+		g_free(log->last_warning);
+		log->last_warning = g_strdup(message);
+	}
+}
+
+static void replay_log(const struct open_log *log)
+{
+	for (guint i = 0; i < log->lines->len; i++) {
+		const char *line = log->lines->pdata[i];
+
+		if (line[0] == 'W')
+			g_warning("%s", line + 1);
+		else
+			g_message("%s", line + 1);
+	}
+}
+
+/* A relay whose locks two clients could both win is for reading only,
+ * unless the user accepts that. */
+static int check_exclusive(const struct relayfs_config *cfg,
+			   struct relay *relay)
+{
+	if (relay_locks_exclusive(relay) || cfg->read_only)
+		return 0;
+	if (cfg->advisory_locks) {
+		g_message("relay: locks are advisory (advisory_locks): two "
+			  "clients writing one file at once may both win "
+			  "its lock");
+		return 0;
+	}
+	fprintf(stderr, "relayfs: %s offers no exclusive step, so two "
+		"clients could both win one lock (the line above says what "
+		"it lacks); mount it with -o ro, or accept advisory locks "
+		"with -o advisory_locks (unsafe with concurrent writers)\n",
+		cfg->relay_url);
+	return -EPERM;
 }
 
 static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 {
+	g_autofree char *facts_file = g_build_filename(cfg->cache_dir,
+						       "server-facts.ini",
+						       NULL);
 	struct backend_options opt = {
 		.url = cfg->relay_url,
 		.user = cfg->user,
@@ -37,6 +84,7 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.transfers = cfg->transfers,
 		.connect_timeout = MIN(10, cfg->timeout),
 		.io_timeout = cfg->timeout,
+		.facts_file = facts_file,
 	};
 	struct relay_params params = {
 		.client = cfg->client,
@@ -49,16 +97,24 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.transfers = cfg->transfers,
 	};
 	g_autofree char *message = NULL;
-	g_autofree char *reason = NULL;
-	GLogFunc previous = g_log_set_default_handler(keep_last_warning,
-						      &reason);
+	struct open_log log = {g_ptr_array_new_with_free_func(g_free), NULL};
+	GLogFunc previous = g_log_set_default_handler(keep_log, &log);
 	int ret = relay_open(&opt, &params, out, &message);
 
 	g_log_set_default_handler(previous, NULL);
 	if (ret < 0)
-		fprintf(stderr, "relayfs: %s\n", reason ? reason : message);
-	else if (reason)
-		g_warning("%s", reason);
+		fprintf(stderr, "relayfs: %s\n",
+			log.last_warning ? log.last_warning : message);
+	else
+		replay_log(&log);
+	if (ret == 0)
+		ret = check_exclusive(cfg, *out);
+	if (ret < 0 && *out) {
+		relay_free(*out);
+		*out = NULL;
+	}
+	g_ptr_array_free(log.lines, TRUE);
+	g_free(log.last_warning);
 	return ret;
 }
 

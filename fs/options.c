@@ -40,6 +40,7 @@ enum opt_id {
 	O_TIMEOUT,
 	O_CACERT,
 	O_INSECURE,
+	O_ADVISORY_LOCKS,
 	O_IDENTITY,
 	O_USER,
 	O_PASSWORD_FILE,
@@ -111,6 +112,11 @@ static const struct spec specs[N_OPTS] = {
 		      "CA certificates to verify TLS servers with"},
 	[O_INSECURE] = {"insecure", K_BOOL, CFG(insecure), 0, 0, "false", NULL,
 			"do not verify TLS certificates"},
+	[O_ADVISORY_LOCKS] = {"advisory_locks", K_BOOL, CFG(advisory_locks), 0,
+			      0, "false", NULL,
+			      "mount for writing on a server that has no "
+			      "exclusive step (unsafe with concurrent "
+			      "writers)"},
 	[O_IDENTITY] = {"identity", K_FILE, CFG(identity), 0, 0, NULL, "FILE",
 			"SSH private key for sftp://"},
 	[O_USER] = {"user", K_TEXT, CFG(user), 0, 0, NULL, "NAME",
@@ -130,6 +136,7 @@ struct cmdline {
 	char *arg[2];		/* positional arguments */
 	int nargs;
 	bool foreground, debug, fsname, subtype, help, version;
+	bool read_only;		/* -o ro (the last of ro and rw) */
 	enum relayfs_parse_result stop;	/* why opt_proc() ended the parse */
 };
 
@@ -139,6 +146,7 @@ enum {
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_INSECURE,
+	KEY_ADVISORY_LOCKS,
 };
 
 #define VALUE(t, id) {t, offsetof(struct cmdline, value[id]), 0}
@@ -162,12 +170,14 @@ static const struct fuse_opt cmdline_opts[] = {
 	VALUE("timeout=%s", O_TIMEOUT),
 	VALUE("cacert=%s", O_CACERT),
 	VALUE("insecure=%s", O_INSECURE),
+	VALUE("advisory_locks=%s", O_ADVISORY_LOCKS),
 	VALUE("identity=%s", O_IDENTITY),
 	VALUE("user=%s", O_USER),
 	VALUE("password_file=%s", O_PASSWORD_FILE),
 	VALUE("endpoint=%s", O_ENDPOINT),
 	VALUE("region=%s", O_REGION),
 	FUSE_OPT_KEY("insecure", KEY_INSECURE),
+	FUSE_OPT_KEY("advisory_locks", KEY_ADVISORY_LOCKS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -989,6 +999,8 @@ static int other_option(struct cmdline *cl, const char *arg)
 			    "unknown option '%s' (relayfs --help)", arg);
 	if (is_dropped(arg))
 		return 0;
+	if (strcmp(arg, "ro") == 0 || strcmp(arg, "rw") == 0)
+		cl->read_only = arg[1] == 'o';
 	for (size_t i = 0; i < G_N_ELEMENTS(fuse_options); i++)
 		if (strlen(fuse_options[i].name) == len &&
 		    strncmp(fuse_options[i].name, arg, len) == 0)
@@ -1021,9 +1033,13 @@ static int opt_proc(void *data, const char *arg, int key,
 		cl->debug = cl->foreground = true;
 		return 1;
 	case KEY_INSECURE:
-		free(cl->value[O_INSECURE]);
-		cl->value[O_INSECURE] = strdup("true");
+	case KEY_ADVISORY_LOCKS: {
+		int id = key == KEY_INSECURE ? O_INSECURE : O_ADVISORY_LOCKS;
+
+		free(cl->value[id]);
+		cl->value[id] = strdup("true");
 		return 0;
+	}
 	case FUSE_OPT_KEY_NONOPT:
 		if (cl->nargs == 2)
 			return stop(cl, RELAYFS_PARSE_USAGE,
@@ -1267,6 +1283,7 @@ enum relayfs_parse_result relayfs_options_parse(int argc, char **argv,
 	}
 	cfg->foreground = cl.foreground;
 	cfg->debug = cl.debug;
+	cfg->read_only = cl.read_only;
 	if (res != RELAYFS_PARSE_OK) {
 		relayfs_config_clear(cfg);
 		fuse_opt_free_args(args);

@@ -26,6 +26,8 @@ struct relayfs_config {
 	unsigned timeout;	/* seconds without progress, default 30 */
 	char *cacert;
 	bool insecure;
+	bool advisory_locks;	/* mount for writing without an exclusive step */
+	bool read_only;		/* -o ro */
 	char *identity;
 	char *user;
 	char *password_file;

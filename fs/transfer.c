@@ -399,7 +399,7 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	int ret = verify_checksum(fs, node);
 
 	if (ret == -EAGAIN) {
-		g_message("pull of %s not registered: blocks of it left the "
+		g_warning("pull of %s not registered: blocks of it left the "
 			  "cache before they could be checked in order",
 			  node->path);
 		release_read_lock_locked(fs, node);

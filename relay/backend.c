@@ -69,6 +69,7 @@ int backend_open_ops(const struct backend_ops *ops,
 	*out = g_new0(struct backend, 1);
 	(*out)->ops = ops;
 	(*out)->state = state;
+	(*out)->caps = ops->caps_of ? ops->caps_of(state) : ops->caps;
 	return 0;
 }
 
@@ -313,12 +314,12 @@ int backend_mkdir(struct backend *b, const char *path)
 	return answered(b, b->ops->mkdir(b->state, path));
 }
 
-int backend_mkdir_excl(struct backend *b, const char *path)
+int backend_mutex_create(struct backend *b, const char *path)
 {
-	if (!b->ops->mkdir_excl)
+	if (!b->ops->mutex_create)
 		return -ENOSYS;
 	count(b, BACKEND_REQ_MKDIR);
-	return answered(b, b->ops->mkdir_excl(b->state, path));
+	return answered(b, b->ops->mutex_create(b->state, path));
 }
 
 int backend_rmdir(struct backend *b, const char *path)
@@ -327,17 +328,17 @@ int backend_rmdir(struct backend *b, const char *path)
 	return answered(b, b->ops->rmdir(b->state, path));
 }
 
-int backend_rmdir_if(struct backend *b, const char *path, const char *etag)
+int backend_mutex_remove(struct backend *b, const char *path, const char *etag)
 {
 	count(b, BACKEND_REQ_RMDIR);
-	if (!b->ops->rmdir_if)
+	if (!b->ops->mutex_remove)
 		return answered(b, b->ops->rmdir(b->state, path));
-	return answered(b, b->ops->rmdir_if(b->state, path, etag));
+	return answered(b, b->ops->mutex_remove(b->state, path, etag));
 }
 
 bool backend_can(const struct backend *b, unsigned caps)
 {
-	return (b->ops->caps & caps) == caps;
+	return (b->caps & caps) == caps;
 }
 
 int backend_statfs(struct backend *b, struct statvfs *st)

@@ -46,6 +46,9 @@ struct backend_options {
 	unsigned transfers;	   /* parallel requests allowed */
 	unsigned connect_timeout;  /* seconds */
 	unsigned io_timeout;	   /* seconds without progress before failing */
+	/* a file where the backend may keep what it learned about the
+	 * server (a probe's results), or NULL to learn it at every open */
+	const char *facts_file;
 };
 
 enum backend_caps {
@@ -55,9 +58,13 @@ enum backend_caps {
 	BACKEND_CAN_RENAME = 1 << 1,
 	/* put_data replaces a file atomically (a reader never sees half) */
 	BACKEND_ATOMIC_PUT = 1 << 2,
-	/* mkdir_excl is there and never lets two clients win one folder at
-	 * once: a mutex (relay/mutex.c) */
-	BACKEND_ATOMIC_MKDIR = 1 << 3,
+	/* mutex_create is there and never lets two clients win one mutex at
+	 * once (relay/mutex.c): a mkdir, a MKCOL or a WebDAV LOCK, as the
+	 * server allows */
+	BACKEND_EXCLUSIVE_MUTEX = 1 << 3,
+	/* a listing shows names that start with '.' (nginx's hides them:
+	 * the relay layer then asks for the special files by name) */
+	BACKEND_LISTS_DOTFILES = 1 << 4,
 };
 
 /* A backend's operations table: what each backend file fills in. */
@@ -111,16 +118,21 @@ struct backend_ops {
 	/* Move a file, replacing to. Optional. */
 	int (*rename)(void *state, const char *from, const char *to);
 	int (*mkdir)(void *state, const char *path);
-	/* Create a folder only if it does not exist: -EEXIST when it does.
-	 * 0 only when this very request made it (a repeat after a lost
-	 * answer that finds it gives -EIO: maybe ours, maybe not). */
-	int (*mkdir_excl)(void *state, const char *path);
+	/* Create the mutex path only if nobody holds it: -EEXIST when
+	 * somebody does. 0 only when this very request took it (a repeat
+	 * after a lost answer that finds it gives -EIO: maybe ours, maybe
+	 * not). A folder where mkdir is atomic, else a server's lock. */
+	int (*mutex_create)(void *state, const char *path);
 	/* Remove an empty directory: -ENOTEMPTY if it is not. */
 	int (*rmdir)(void *state, const char *path);
-	/* Remove an empty directory in one request, only while its version
-	 * is etag (as stat gave it; NULL: whatever it is): -ESTALE when it
-	 * is another. Optional: NULL falls back to rmdir. */
-	int (*rmdir_if)(void *state, const char *path, const char *etag);
+	/* Remove a mutex: ours (etag NULL), or one seen stale at version
+	 * etag (as stat gave it), in one request and, where the server can
+	 * tell, only while it is still that one: -ESTALE when it is another
+	 * or is held again. Optional: NULL falls back to rmdir. */
+	int (*mutex_remove)(void *state, const char *path, const char *etag);
+	/* The caps of this opened instance, where they depend on what the
+	 * server turned out to do. Optional: NULL means the table's caps. */
+	unsigned (*caps_of)(void *state);
 	/* Free and total space; optional (-ENOSYS when unknown). */
 	int (*statfs)(void *state, struct statvfs *st);
 };
@@ -137,6 +149,7 @@ enum backend_request_kind {
 struct backend {
 	const struct backend_ops *ops;
 	void *state;
+	unsigned caps;	/* enum backend_caps of this instance */
 	_Atomic gint64 requests[BACKEND_REQ_KINDS];
 	_Atomic gint64 bytes_up, bytes_down;
 	_Atomic gint64 answered_at, unanswered_at;	/* monotonic us */
@@ -178,11 +191,11 @@ int backend_remove_once(struct backend *b, const char *path);
 /* Falls back to get + put + remove when the backend has no rename. */
 int backend_rename(struct backend *b, const char *from, const char *to);
 int backend_mkdir(struct backend *b, const char *path);
-/* -ENOSYS when the backend has no mkdir_excl. */
-int backend_mkdir_excl(struct backend *b, const char *path);
+/* -ENOSYS when the backend has no mutex_create. */
+int backend_mutex_create(struct backend *b, const char *path);
 int backend_rmdir(struct backend *b, const char *path);
-/* rmdir_if, or rmdir where the backend has none. */
-int backend_rmdir_if(struct backend *b, const char *path, const char *etag);
+/* mutex_remove, or rmdir where the backend has none. */
+int backend_mutex_remove(struct backend *b, const char *path, const char *etag);
 /* The backend has all of caps (enum backend_caps). */
 bool backend_can(const struct backend *b, unsigned caps);
 int backend_statfs(struct backend *b, struct statvfs *st);

@@ -87,7 +87,7 @@ static int mutex_inspect(struct relay *r, const char *path,
 	g_warning("relay: breaking the mutex of %s, unchanged for %u s: a "
 		  "client stopped while taking its lock, or an unanswered "
 		  "request of ours made it", path, stale_s);
-	ret = backend_rmdir_if(r->backend, mutex_path, e.etag);
+	ret = backend_mutex_remove(r->backend, mutex_path, e.etag);
 	backend_entry_clear(&e);
 	seen_forget(r, mutex_path);
 	return ret == -ENOENT || ret == -ESTALE ? 0 : ret;
@@ -97,7 +97,7 @@ static int mutex_inspect(struct relay *r, const char *path,
  * taking, dropping and repairing one do nothing. */
 static bool has_mutexes(const struct relay *r)
 {
-	return backend_can(r->backend, BACKEND_ATOMIC_MKDIR);
+	return backend_can(r->backend, BACKEND_EXCLUSIVE_MUTEX);
 }
 
 int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
@@ -109,7 +109,7 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 	if (!has_mutexes(r))
 		return 0;
 	for (;;) {
-		ret = backend_mkdir_excl(r->backend, mutex_path);
+		ret = backend_mutex_create(r->backend, mutex_path);
 		if (ret == 0)
 			seen_forget(r, mutex_path);
 		if (ret != -EEXIST)
@@ -133,7 +133,7 @@ void relay_mutex_drop(struct relay *r, const char *path)
 	/* the backend says why when it fails; a mutex left behind is broken
 	 * after mutex_stale seconds */
 	if (has_mutexes(r))
-		backend_rmdir_if(r->backend, mutex_path, NULL);
+		backend_mutex_remove(r->backend, mutex_path, NULL);
 }
 
 int relay_mutex_repair(struct relay *r, const char *path)

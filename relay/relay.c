@@ -78,6 +78,12 @@ void relay_free(struct relay *r)
 	g_free(r);
 }
 
+bool relay_locks_exclusive(const struct relay *r)
+{
+	return backend_can(r->backend, BACKEND_CAN_CREATE_EXCL) ||
+	       backend_can(r->backend, BACKEND_EXCLUSIVE_MUTEX);
+}
+
 bool relay_unanswered(struct relay *r)
 {
 	return backend_unanswered(r->backend, 10 * G_USEC_PER_SEC);
@@ -393,10 +399,12 @@ static void fold_entry(struct relay *r, GHashTable *files,
 	}
 }
 
-/* What a listing needs fetched: a placeholder or a lock of one file. */
+/* What a listing needs fetched: a placeholder or a lock of one file (and
+ * first whether it has them, where listings hide dot-files). */
 struct fetch_job {
 	struct relay_file *file;
 	char *path;
+	bool find_specials;
 	GMutex *mutex;
 	GCond *cond;
 	unsigned *pending;
@@ -438,11 +446,45 @@ static void fetch_lock(struct relay *r, struct relay_file *f,
 		f->lock_stale = false; /* unknown: counts as a foreign lock */
 }
 
+/* Where a listing hides names starting with '.', ask for path's
+ * placeholder and lock by name. */
+static void find_specials(struct relay *r, struct relay_file *f,
+			  const char *path)
+{
+	g_autofree char *ph_path = relay_placeholder_path(path);
+	struct backend_entry e = { 0 };
+
+	if (backend_stat(r->backend, ph_path, &e) == 0 && !e.is_dir) {
+		f->has_placeholder = true;
+		f->placeholder_size = e.size;
+		f->placeholder_tag = relay_entry_tag(
+		    &e, &f->placeholder_tag_is_etag);
+	}
+	backend_entry_clear(&e);
+	if (relay_lock_exists(r, path, &f->lock_mtime))
+		f->has_lock = true;
+}
+
+bool relay_lock_exists(struct relay *r, const char *path, int64_t *mtime)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
+	struct backend_entry e = { 0 };
+	bool there = backend_stat(r->backend, lock_path, &e) == 0 &&
+		     !e.is_dir;
+
+	if (there && mtime)
+		*mtime = e.mtime;
+	backend_entry_clear(&e);
+	return there;
+}
+
 static void fetch_placeholder_job(gpointer data, gpointer user_data)
 {
 	struct fetch_job *job = data;
 	struct relay *r = user_data;
 
+	if (job->find_specials)
+		find_specials(r, job->file, job->path);
 	if (job->file->has_lock && !relay_lock_held(r, job->path))
 		fetch_lock(r, job->file, job->path);
 	if (job->file->has_placeholder)
@@ -485,6 +527,7 @@ static void fetch_specials(struct relay *r, const char *dir, GPtrArray *files)
 	GMutex mutex;
 	GCond cond;
 	unsigned pending = 1;
+	bool find = !backend_can(r->backend, BACKEND_LISTS_DOTFILES);
 
 	g_mutex_init(&mutex);
 	g_cond_init(&cond);
@@ -492,10 +535,12 @@ static void fetch_specials(struct relay *r, const char *dir, GPtrArray *files)
 		struct relay_file *f = files->pdata[i];
 		struct fetch_job *job;
 
-		if (!f->has_content || (!f->has_lock && !f->has_placeholder))
+		if (!f->has_content ||
+		    (!find && !f->has_lock && !f->has_placeholder))
 			continue;
 		job = g_new0(struct fetch_job, 1);
 		job->file = f;
+		job->find_specials = find;
 		job->path = relay_path_join(dir, f->name);
 		job->mutex = &mutex;
 		job->cond = &cond;

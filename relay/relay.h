@@ -116,6 +116,9 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files);
 /* The relay's last request went unanswered a few seconds ago (10 s) and
  * none has been answered since: the caller may skip asking again. */
 bool relay_unanswered(struct relay *r);
+/* Can two clients never both win one lock (an atomic create, or a
+ * mutex)? Elsewhere locks are advisory. */
+bool relay_locks_exclusive(const struct relay *r);
 
 /* Take path's lock in mode, waiting up to lock_wait for a foreign one
  * (then -EBUSY); breaks stale locks with a warning. Nested acquisitions

@@ -181,7 +181,7 @@ int relay_register_pull(struct relay *r, const char *path,
 		ret = register_by_reading(r, path, verified, &ph);
 	}
 	if (ret == -ENOENT || ret == -ESTALE) {
-		g_message("relay: %s %s; pull not registered", path,
+		g_warning("relay: %s %s; pull not registered", path,
 			  ret == -ENOENT ? "has no placeholder" :
 			  "is another version now");
 		relay_placeholder_free(ph);
@@ -310,6 +310,8 @@ static int dir_check_locks(struct relay *r, const char *dir, unsigned depth)
 {
 	g_autoptr(GPtrArray) entries = NULL;
 	int ret = depth > 64 ? -ELOOP : backend_list(r->backend, dir, &entries);
+	/* a listing that hides dot-files shows no lock: ask for each */
+	bool hidden = !backend_can(r->backend, BACKEND_LISTS_DOTFILES);
 
 	for (guint i = 0; ret == 0 && i < entries->len; i++) {
 		const struct backend_entry *e = entries->pdata[i];
@@ -325,6 +327,9 @@ static int dir_check_locks(struct relay *r, const char *dir, unsigned depth)
 			ret = relay_lock_held(r, p) ? 0 : -EBUSY;
 		else if (kind == RELAY_NAME_REGULAR && e->is_dir)
 			ret = dir_check_locks(r, p, depth + 1);
+		else if (kind == RELAY_NAME_REGULAR && hidden &&
+			 relay_lock_exists(r, p, NULL))
+			ret = relay_lock_held(r, p) ? 0 : -EBUSY;
 	}
 	return ret;
 }

@@ -334,7 +334,7 @@ static int local_rmdir(void *state, const char *path)
 
 /* The check and the rmdir are two steps: a mutex is broken only after it
  * stood unchanged for a long while, so nobody is between them. */
-static int local_rmdir_if(void *state, const char *path, const char *etag)
+static int local_mutex_remove(void *state, const char *path, const char *etag)
 {
 	int ret = etag ? check_version(state, "rmdir", path, etag) : 0;
 
@@ -356,7 +356,8 @@ const struct backend_ops backend_local = {
 	.name = "local",
 	.schemes = local_schemes,
 	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME |
-		BACKEND_ATOMIC_PUT | BACKEND_ATOMIC_MKDIR,
+		BACKEND_ATOMIC_PUT | BACKEND_EXCLUSIVE_MUTEX |
+		BACKEND_LISTS_DOTFILES,
 	.open = local_open,
 	.close = local_close,
 	.list = local_list,
@@ -369,8 +370,8 @@ const struct backend_ops backend_local = {
 	.remove = local_remove,
 	.rename = local_rename,
 	.mkdir = local_mkdir,
-	.mkdir_excl = local_mkdir,
+	.mutex_create = local_mkdir,
 	.rmdir = local_rmdir,
-	.rmdir_if = local_rmdir_if,
+	.mutex_remove = local_mutex_remove,
 	.statfs = local_statfs,
 };

@@ -2,6 +2,7 @@
  * http:// and https:// relays such as Apache mod_dav or Nextcloud. */
 #include "relay/backend.h"
 #include "relay/backends/http.h"
+#include "relay/backends/webdav_probe.h"
 #include "relay/backends/webdav_xml.h"
 
 #include <curl/curl.h>
@@ -40,11 +41,15 @@ enum op {
 	OP_RENAME,
 	OP_MKDIR,
 	OP_MUTEX,	/* MKCOL that must be ours alone */
+	OP_MUTEX_LOCK,	/* LOCK that must be ours alone */
+	OP_UNLOCK,	/* of a mutex whose path may be gone already */
 	OP_RMDIR,
-	OP_RMDIR_IF
+	OP_MUTEX_REMOVE,
+	OP_PROBE	/* any answer is the result: nothing is mapped */
 };
 
-/* Everything is read-only after open but digest, which is atomic. */
+/* Everything is read-only after open but digest, which is atomic, and
+ * lock_tokens, under tokens_mutex (a leaf: nothing is taken under it). */
 struct webdav {
 	char *origin;		  /* "https://host[:port]", never credentials */
 	char *base_path;	  /* percent-encoded, no trailing '/', or "" */
@@ -59,6 +64,11 @@ struct webdav {
 	long connect_timeout, io_timeout;
 	_Atomic int digest; /* the server asked for Digest auth */
 	struct http_pool *pool;
+	char *server;		   /* its Server header, "" when it sends none */
+	struct webdav_facts facts; /* what the probe found it does */
+	enum webdav_mutex_step mutex_step;
+	GMutex tokens_mutex;
+	GHashTable *lock_tokens; /* mutex path -> "<token>" of our LOCK */
 };
 
 /* One backend call: its request, repeated on transient failures. */
@@ -78,6 +88,8 @@ struct request {
 	backend_sink_fn sink; /* GET: where the bytes go */
 	const char *expect_etag; /* GET: the version asked for, or NULL */
 	char etag[160];		 /* the answer's ETag, without W/ */
+	char server[128];	 /* the answer's Server header */
+	char lock_token[256];	 /* the answer's Lock-Token header */
 	void *ctx;
 	uint64_t offset, remaining; /* GET: still wanted; UINT64_MAX: all */
 	uint64_t skip;		    /* GET: bytes of a 200 answer to drop */
@@ -154,7 +166,7 @@ static int map_result(const struct request *rq)
 	/* a repeated DELETE finding nothing: the earlier one did it */
 	bool deleted =
 	    rq->maybe_done && (rq->op == OP_REMOVE || rq->op == OP_RMDIR ||
-			       rq->op == OP_RMDIR_IF);
+			       rq->op == OP_MUTEX_REMOVE);
 	int transport_err =
 	    rq->code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 
@@ -164,6 +176,8 @@ static int map_result(const struct request *rq)
 		return 0;
 	if (rq->code != CURLE_OK)
 		return report(rq, transport_err, transport_hint(rq->code));
+	if (rq->op == OP_PROBE)
+		return 0;
 	switch (rq->status) {
 	case 200:
 	case 201:
@@ -193,17 +207,24 @@ static int map_result(const struct request *rq)
 			return report(rq, -EIO, NULL);
 		return rq->maybe_done ? 0 : -EEXIST;
 	case 409:
+		if (rq->op == OP_UNLOCK)
+			return 0; /* the lock went with the path (lighttpd) */
 		/* the parent collection is missing */
 		return parent_op ? -ENOENT : report(rq, -EIO, NULL);
 	case 412:
 		if (rq->op == OP_CREATE)
 			return -EEXIST;
-		if (rq->op == OP_PUT_IF || rq->op == OP_RMDIR_IF)
+		if (rq->op == OP_PUT_IF || rq->op == OP_MUTEX_REMOVE)
 			return -ESTALE; /* changed since it was listed */
 		return report(rq, -EBUSY, "the file is locked");
 	case 416: /* a range starting at or after the end */
 		return rq->op == OP_GET ? 0 : report(rq, -EIO, NULL);
 	case 423:
+		if (rq->op == OP_MUTEX_LOCK)
+			return rq->maybe_done ? report(rq, -EIO, "an earlier "
+				"attempt may have taken it") : -EEXIST;
+		if (rq->op == OP_MUTEX_REMOVE)
+			return -ESTALE; /* held again: not stale */
 		return report(rq, -EBUSY, "the file is locked");
 	case 507:
 		return report(rq, -EDQUOT, "the server is out of space");
@@ -221,6 +242,8 @@ static void header_status(struct request *rq, const char *line, size_t len)
 
 	rq->range_start = -1;
 	rq->etag[0] = '\0';
+	rq->server[0] = '\0';
+	rq->lock_token[0] = '\0';
 	rq->digest_challenge = false;
 	rq->reason[0] = '\0';
 	sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
@@ -242,6 +265,22 @@ static void header_etag(struct request *rq, const char *value, size_t len)
 	g_strlcpy(rq->etag, tag, sizeof(rq->etag));
 }
 
+/* Keep a header's value, trimmed, printable ASCII only. */
+static void header_copy(char *out, size_t size, const char *value,
+			size_t len)
+{
+	size_t n = 0;
+
+	while (len && g_ascii_isspace(*value))
+		value++, len--;
+	while (len && g_ascii_isspace(value[len - 1]))
+		len--;
+	for (size_t i = 0; i < len && n + 1 < size; i++)
+		if (g_ascii_isprint(value[i]))
+			out[n++] = value[i];
+	out[n] = '\0';
+}
+
 static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 {
 	struct request *rq = arg;
@@ -260,6 +299,11 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 			rq->range_start = g_ascii_strtoll(bytes + 6, NULL, 10);
 	} else if (g_str_has_prefix(text, "etag:")) {
 		header_etag(rq, line + 5, len - 5);
+	} else if (g_str_has_prefix(text, "server:")) {
+		header_copy(rq->server, sizeof(rq->server), line + 7, len - 7);
+	} else if (g_str_has_prefix(text, "lock-token:")) {
+		header_copy(rq->lock_token, sizeof(rq->lock_token), line + 11,
+			    len - 11);
 	} else if (g_str_has_prefix(text, "www-authenticate:") &&
 		   strstr(text, "digest")) {
 		rq->digest_challenge = true;
@@ -561,7 +605,8 @@ static bool retryable(const struct request *rq)
 	/* a repeated conditional PUT would find its own change: -ESTALE */
 	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME &&
 			  rq->op != OP_PUT_IF && rq->op != OP_MUTEX &&
-			  rq->op != OP_RMDIR_IF && rq->op != OP_REMOVE_ONCE;
+			  rq->op != OP_MUTEX_LOCK && rq->op != OP_PROBE &&
+			  rq->op != OP_MUTEX_REMOVE && rq->op != OP_REMOVE_ONCE;
 
 	if (rq->local_err || rq->done)
 		return false;
@@ -746,9 +791,10 @@ static void warn_skip(const char *target, const char *href, const char *why)
 /* ---- operations ---- */
 
 /* PROPFIND (Depth 0 or 1, asking what body asks) path; appends the
- * answer's struct webdav_resource * to out. */
+ * answer's struct webdav_resource * to out; its Server header to *server
+ * when server is not NULL. */
 static int propfind(struct webdav *wd, enum op op, const char *path, int depth,
-		    const char *body, GPtrArray *out)
+		    const char *body, GPtrArray *out, char **server)
 {
 	struct request rq;
 	char *why = NULL;
@@ -759,6 +805,8 @@ static int propfind(struct webdav *wd, enum op op, const char *path, int depth,
 	add_header(&rq, "Content-Type: application/xml; charset=utf-8");
 	rq.post = body;
 	err = perform(&rq);
+	if (server)
+		*server = g_strdup(rq.server);
 	if (!err && rq.status != 207)
 		err = report(&rq, -EIO,
 			     "not a WebDAV answer "
@@ -776,12 +824,13 @@ static int propfind(struct webdav *wd, enum op op, const char *path, int depth,
 
 /* The resource of a Depth 0 answer that describes path itself. */
 static int propfind_self(struct webdav *wd, enum op op, const char *path,
-			 const char *body, struct webdav_resource **self)
+			 const char *body, struct webdav_resource **self,
+			 char **server)
 {
 	GPtrArray *res = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)webdav_resource_free);
 	GPtrArray *coll = segments_of(wd, path);
-	int err = propfind(wd, op, path, 0, body, res);
+	int err = propfind(wd, op, path, 0, body, res, server);
 
 	for (unsigned i = 0; !err && i < res->len && !*self; i++) {
 		struct webdav_resource *r = res->pdata[i];
@@ -877,7 +926,8 @@ static int webdav_list(void *state, const char *dir, GPtrArray *entries)
 	GPtrArray *res = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)webdav_resource_free);
 	GPtrArray *found = g_ptr_array_new_with_free_func(entry_free);
-	int err = propfind(state, OP_LIST, dir, 1, webdav_propfind_body, res);
+	int err = propfind(state, OP_LIST, dir, 1, webdav_propfind_body, res,
+			   NULL);
 
 	if (!err)
 		err = collect_entries(state, dir, res, found);
@@ -896,7 +946,8 @@ static int webdav_stat(void *state, const char *path,
 	struct webdav_resource *self = NULL;
 	const char *slash = strrchr(path, '/');
 	int err =
-	    propfind_self(state, OP_STAT, path, webdav_propfind_body, &self);
+	    propfind_self(state, OP_STAT, path, webdav_propfind_body, &self,
+			  NULL);
 
 	if (err)
 		return err;
@@ -914,7 +965,7 @@ static int webdav_statfs(void *state, struct statvfs *st)
 {
 	struct webdav_resource *self = NULL;
 	int err = propfind_self(state, OP_STATFS, "",
-				webdav_propfind_quota_body, &self);
+				webdav_propfind_quota_body, &self, NULL);
 	uint64_t avail, used;
 
 	if (err)
@@ -943,6 +994,7 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 		      uint64_t length, const char *etag, backend_sink_fn sink,
 		      void *ctx)
 {
+	struct webdav *wd = state;
 	struct request rq;
 	int err;
 
@@ -955,8 +1007,10 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 		request_init(&rq, state, OP_GET, "GET", path, false);
 		rq.sink = sink;
 		rq.ctx = ctx;
-		rq.expect_etag = etag && g_str_has_prefix(etag, "W/") ?
-				 etag + 2 : etag;
+		/* a version check only where GET tells the listed ETag */
+		if (etag && wd->facts.etags_stable)
+			rq.expect_etag = g_str_has_prefix(etag, "W/") ?
+					 etag + 2 : etag;
 		rq.offset = offset;
 		rq.remaining = length;
 		err = perform(&rq);
@@ -1015,6 +1069,10 @@ static int webdav_put_data(void *state, const char *path, const void *data,
 static int webdav_put_data_if(void *state, const char *path,
 			      const void *data, size_t len, const char *etag)
 {
+	struct webdav *wd = state;
+
+	if (!wd->facts.put_if_match)
+		return -ENOSYS; /* it would overwrite whatever is there */
 	if (strpbrk(etag, "\r\n"))
 		return -ESTALE; /* never let a listing inject a header */
 	return upload(state, OP_PUT_IF, path, -1, data, len, etag);
@@ -1023,6 +1081,10 @@ static int webdav_put_data_if(void *state, const char *path,
 static int webdav_create_excl(void *state, const char *path, const void *data,
 			      size_t len)
 {
+	struct webdav *wd = state;
+
+	if (!wd->facts.create_refuses)
+		return -ENOSYS; /* its 201 or 204 would prove nothing */
 	return upload(state, OP_CREATE, path, -1, data, len, NULL);
 }
 
@@ -1059,7 +1121,7 @@ static int webdav_mkdir(void *state, const char *path)
 /* Apache answers 403 to the MKCOLs that lost the race inside mkdir(2)
  * (405 to those that found the folder made): a 403 is a refusal only when
  * the folder is not there, again and again. */
-static int webdav_mkdir_excl(void *state, const char *path)
+static int mutex_by_mkcol(void *state, const char *path)
 {
 	int err = -EACCES;
 
@@ -1077,6 +1139,42 @@ static int webdav_mkdir_excl(void *state, const char *path)
 		g_warning("webdav: MKCOL %s: 403 Forbidden; the server refused "
 			  "access with these credentials", path);
 	return err;
+}
+
+/* A LOCK of path taken alone: an exclusive write lock the server keeps
+ * for timeout seconds at most; its token is kept to delete and unlock. */
+static int mutex_by_lock(struct webdav *wd, const char *path)
+{
+	g_autofree char *timeout = g_strdup_printf(
+	    "Timeout: Second-%ld", 2 * wd->io_timeout + 10);
+	struct request rq;
+	int err;
+
+	request_init(&rq, wd, OP_MUTEX_LOCK, "LOCK", path, false);
+	add_header(&rq, "Depth: 0");
+	add_header(&rq, timeout);
+	add_header(&rq, "Content-Type: application/xml; charset=utf-8");
+	rq.post = webdav_lockinfo_body;
+	err = perform(&rq);
+	if (err == 0 && !rq.lock_token[0])
+		err = report(&rq, -EIO, "a LOCK answer without a Lock-Token");
+	if (err == 0) {
+		g_mutex_lock(&wd->tokens_mutex);
+		g_hash_table_replace(wd->lock_tokens, g_strdup(path),
+				     g_strdup(rq.lock_token));
+		g_mutex_unlock(&wd->tokens_mutex);
+	}
+	request_clear(&rq);
+	return err;
+}
+
+static int webdav_mutex_create(void *state, const char *path)
+{
+	struct webdav *wd = state;
+
+	if (wd->mutex_step == WEBDAV_MUTEX_LOCK)
+		return mutex_by_lock(wd, path);
+	return mutex_by_mkcol(state, path);
 }
 
 static int webdav_rename(void *state, const char *from, const char *to)
@@ -1106,7 +1204,8 @@ static int webdav_rmdir(void *state, const char *path)
 	GPtrArray *res = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)webdav_resource_free);
 	GPtrArray *coll = segments_of(wd, path);
-	int err = propfind(wd, OP_RMDIR, path, 1, webdav_propfind_body, res);
+	int err = propfind(wd, OP_RMDIR, path, 1, webdav_propfind_body, res,
+			   NULL);
 
 	for (unsigned i = 0; !err && i < res->len; i++) {
 		const struct webdav_resource *r = res->pdata[i];
@@ -1125,17 +1224,105 @@ static int webdav_rmdir(void *state, const char *path)
 	return err ? err : simple(wd, OP_RMDIR, "DELETE", path, true, NULL);
 }
 
-/* One DELETE of an (empty) collection, with If-Match when etag is known:
- * 412 means it is another version now. */
-static int webdav_rmdir_if(void *state, const char *path, const char *etag)
+/* Our LOCK mutex: DELETE it with our token, then UNLOCK (the server
+ * keeps a lock on a deleted path); one seen stale: DELETE it without a
+ * token, which a server refuses (423) while somebody holds it. */
+static int unlock_mutex(struct webdav *wd, const char *path, const char *etag)
 {
+	g_autofree char *token = NULL;
+	g_autofree char *if_token = NULL, *lock_token = NULL;
+	int err, unlock_err;
+
+	if (etag)
+		return simple(wd, OP_MUTEX_REMOVE, "DELETE", path, false, NULL);
+	g_mutex_lock(&wd->tokens_mutex);
+	g_hash_table_steal_extended(wd->lock_tokens, path, NULL,
+				    (gpointer *)&token);
+	g_mutex_unlock(&wd->tokens_mutex);
+	if (!token)
+		return simple(wd, OP_MUTEX_REMOVE, "DELETE", path, false, NULL);
+	if_token = g_strdup_printf("If: (%s)", token);
+	lock_token = g_strdup_printf("Lock-Token: %s", token);
+	err = simple(wd, OP_MUTEX_REMOVE, "DELETE", path, false, if_token);
+	unlock_err = simple(wd, OP_UNLOCK, "UNLOCK", path, false, lock_token);
+	return err ? err : unlock_err == -ENOENT ? 0 : unlock_err;
+}
+
+/* One DELETE of an (empty) collection, with If-Match when etag is known
+ * and the server heeds it: 412 means it is another version now. */
+static int webdav_mutex_remove(void *state, const char *path, const char *etag)
+{
+	struct webdav *wd = state;
 	g_autofree char *if_match = NULL;
 
 	if (etag && strpbrk(etag, "\r\n"))
 		return -ESTALE; /* never let a listing inject a header */
-	if (etag)
+	if (wd->mutex_step == WEBDAV_MUTEX_LOCK)
+		return unlock_mutex(wd, path, etag);
+	if (etag && wd->facts.delete_if_match)
 		if_match = g_strdup_printf("If-Match: %s", etag);
-	return simple(state, OP_RMDIR_IF, "DELETE", path, true, if_match);
+	return simple(state, OP_MUTEX_REMOVE, "DELETE", path, true, if_match);
+}
+
+int webdav_exchange(struct webdav *wd, const char *method, const char *path,
+		    bool collection, const char *const *headers,
+		    const char *body, bool put, struct webdav_answer *ans)
+{
+	struct request rq;
+	int err;
+
+	request_init(&rq, wd, OP_PROBE, method, path, collection);
+	for (; headers && *headers; headers++)
+		add_header(&rq, *headers);
+	if (put) {
+		rq.upload = true;
+		rq.data = body;
+		rq.size = strlen(body);
+	} else {
+		rq.post = body;
+	}
+	err = perform(&rq);
+	ans->status = rq.status;
+	g_strlcpy(ans->etag, rq.etag, sizeof(ans->etag));
+	g_strlcpy(ans->lock_token, rq.lock_token, sizeof(ans->lock_token));
+	if (ans->body)
+		g_string_append_len(ans->body, rq.body->str,
+				    (gssize)rq.body->len);
+	request_clear(&rq);
+	return err;
+}
+
+static unsigned webdav_caps_of(void *state)
+{
+	const struct webdav *wd = state;
+	unsigned caps = BACKEND_CAN_RENAME;
+
+	if (wd->mutex_step != WEBDAV_MUTEX_NONE)
+		caps |= BACKEND_EXCLUSIVE_MUTEX;
+	if (wd->facts.lists_dotfiles)
+		caps |= BACKEND_LISTS_DOTFILES;
+	return caps;
+}
+
+/* What the server does: from the facts file when it knows this server,
+ * else by a probe; then the mutex step, said once. */
+static int learn_server(struct webdav *wd, const char *facts_file)
+{
+	g_autofree char *why = NULL;
+	int err;
+
+	if (!webdav_facts_load(facts_file, wd->display, wd->server,
+			       &wd->facts)) {
+		err = webdav_facts_probe(wd, &wd->facts);
+		if (err)
+			return err;
+		webdav_facts_save(facts_file, wd->display, wd->server,
+				  &wd->facts);
+	}
+	wd->mutex_step = webdav_facts_choose(&wd->facts, &why);
+	g_message("webdav: %s (%s): %s", wd->display,
+		  wd->server[0] ? wd->server : "no Server header", why);
+	return 0;
 }
 
 /* ---- open and close ---- */
@@ -1147,6 +1334,10 @@ static void webdav_close(void *state)
 	if (!wd)
 		return;
 	http_pool_free(wd->pool);
+	if (wd->lock_tokens)
+		g_hash_table_destroy(wd->lock_tokens);
+	g_mutex_clear(&wd->tokens_mutex);
+	g_free(wd->server);
 	if (wd->password)
 		explicit_bzero(wd->password, strlen(wd->password));
 	g_free(wd->password);
@@ -1269,11 +1460,13 @@ out:
 	return err;
 }
 
-/* The root must answer a PROPFIND and be a collection. */
+/* The root must answer a PROPFIND and be a collection; its answer names
+ * the server. */
 static int check_root(struct webdav *wd)
 {
 	struct webdav_resource *self = NULL;
-	int err = propfind_self(wd, OP_OPEN, "", webdav_propfind_body, &self);
+	int err = propfind_self(wd, OP_OPEN, "", webdav_propfind_body, &self,
+				&wd->server);
 
 	if (!err && !self->is_dir) {
 		g_warning("webdav: %s: not a collection (a folder)",
@@ -1300,12 +1493,17 @@ static int webdav_open(const struct backend_options *opt, void **state)
 	wd->insecure = opt->insecure;
 	wd->connect_timeout = opt->connect_timeout ? opt->connect_timeout : 10;
 	wd->io_timeout = opt->io_timeout ? opt->io_timeout : 30;
+	g_mutex_init(&wd->tokens_mutex);
+	wd->lock_tokens = g_hash_table_new_full(g_str_hash, g_str_equal,
+						g_free, g_free);
 	err = parse_url(wd, opt->url);
 	if (!err) {
 		wd->pool = http_pool_new(opt->transfers ? opt->transfers : 4,
 					 setup_handle, wd);
 		err = check_root(wd);
 	}
+	if (!err)
+		err = learn_server(wd, opt->facts_file);
 	if (err) {
 		webdav_close(wd);
 		return err;
@@ -1317,10 +1515,12 @@ static int webdav_open(const struct backend_options *opt, void **state)
 const struct backend_ops backend_webdav = {
     .name = "webdav",
     .schemes = webdav_schemes,
-    /* Apache's PUT is not atomic: no BACKEND_ATOMIC_PUT; nor is its
-     * PUT with If-None-Match (two creators can both get 201), while its
-     * MKCOL is a mkdir(2): tests/integration/test_server_races.py */
-    .caps = BACKEND_CAN_RENAME | BACKEND_ATOMIC_MKDIR,
+    /* No server's PUT is atomic here: no BACKEND_ATOMIC_PUT; nor is
+     * Apache's PUT with If-None-Match (two creators can both get 201):
+     * the mutex is MKCOL or LOCK, as the probe finds the server
+     * (webdav_probe.c, tests/integration/test_server_races.py) */
+    .caps = BACKEND_CAN_RENAME,
+    .caps_of = webdav_caps_of,
     .open = webdav_open,
     .close = webdav_close,
     .list = webdav_list,
@@ -1334,8 +1534,8 @@ const struct backend_ops backend_webdav = {
     .remove_once = webdav_remove_once,
     .rename = webdav_rename,
     .mkdir = webdav_mkdir,
-    .mkdir_excl = webdav_mkdir_excl,
+    .mutex_create = webdav_mutex_create,
     .rmdir = webdav_rmdir,
-    .rmdir_if = webdav_rmdir_if,
+    .mutex_remove = webdav_mutex_remove,
     .statfs = webdav_statfs,
 };

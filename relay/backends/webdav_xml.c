@@ -21,6 +21,12 @@ const char webdav_propfind_quota_body[] =
 	     "<D:quota-available-bytes/><D:quota-used-bytes/>"
 	     "</D:prop></D:propfind>\n";
 
+const char webdav_lockinfo_body[] =
+    XML_HEAD "<D:lockinfo xmlns:D=\"DAV:\">"
+	     "<D:lockscope><D:exclusive/></D:lockscope>"
+	     "<D:locktype><D:write/></D:locktype>"
+	     "<D:owner>relayfs</D:owner></D:lockinfo>\n";
+
 void webdav_resource_free(struct webdav_resource *res)
 {
 	if (!res)

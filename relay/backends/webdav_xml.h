@@ -12,6 +12,8 @@
 extern const char webdav_propfind_body[];
 /* The body of a PROPFIND asking for the RFC 4331 quota properties. */
 extern const char webdav_propfind_quota_body[];
+/* The body of a LOCK asking for an exclusive write lock. */
+extern const char webdav_lockinfo_body[];
 
 /* One <response> of a multistatus: the properties it reported with a 2xx
  * status (a property reported missing is absent here). */

@@ -18,7 +18,8 @@ TIMEOUT = 30
 OPTIONS = [
     "relay", "client", "pullers", "lock_timeout", "lock_wait", "cache_dir",
     "cache_size", "block_size", "dir_cache", "checksum", "transfers", "timeout",
-    "cacert", "insecure", "identity", "user", "password_file", "endpoint",
+    "cacert", "insecure", "advisory_locks", "identity", "user",
+    "password_file", "endpoint",
     "region",
 ]
 

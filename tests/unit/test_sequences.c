@@ -210,7 +210,8 @@ static const char *const fake_schemes[] = { "fake", NULL };
 static struct backend_ops fake_ops = {
 	.name = "fake",
 	.schemes = fake_schemes,
-	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME,
+	.caps = BACKEND_CAN_CREATE_EXCL | BACKEND_CAN_RENAME |
+		BACKEND_LISTS_DOTFILES,
 	.open = fake_open,
 	.close = fake_close,
 	.list = fake_list,

@@ -357,7 +357,7 @@ static void test_open(void)
 	void *st = NULL;
 
 	g_assert_cmpint(backend_webdav.caps, ==,
-			BACKEND_CAN_RENAME | BACKEND_ATOMIC_MKDIR);
+			BACKEND_CAN_RENAME | BACKEND_EXCLUSIVE_MUTEX);
 	log_clear(plain);
 	st = open_ok(&opt); /* one PROPFIND Depth: 0 on the root */
 	assert_requests(plain, "PROPFIND /dav/ 207", NULL);
@@ -548,10 +548,10 @@ static void test_mutex_folder(void)
 	void *st = open_plain();
 	struct backend_entry e = { 0 };
 
-	g_assert_cmpint(backend_webdav.mkdir_excl(st, ".m.mutex"), ==, 0);
-	g_assert_cmpint(backend_webdav.mkdir_excl(st, ".m.mutex"), ==,
+	g_assert_cmpint(backend_webdav.mutex_create(st, ".m.mutex"), ==, 0);
+	g_assert_cmpint(backend_webdav.mutex_create(st, ".m.mutex"), ==,
 			-EEXIST);
-	g_assert_cmpint(backend_webdav.mkdir_excl(st, "nodir/.m.mutex"), ==,
+	g_assert_cmpint(backend_webdav.mutex_create(st, "nodir/.m.mutex"), ==,
 			-ENOENT);
 	/* Apache's ETags are weak for a second, and a weak one never
 	 * satisfies If-Match; a mutex is broken only long after that */
@@ -559,11 +559,11 @@ static void test_mutex_folder(void)
 	g_assert_cmpint(backend_webdav.stat(st, ".m.mutex", &e), ==, 0);
 	g_assert_true(e.is_dir);
 	g_assert_nonnull(e.etag);
-	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", "\"other\""),
+	g_assert_cmpint(backend_webdav.mutex_remove(st, ".m.mutex", "\"other\""),
 			==, -ESTALE);
-	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", e.etag), ==,
+	g_assert_cmpint(backend_webdav.mutex_remove(st, ".m.mutex", e.etag), ==,
 			0);
-	g_assert_cmpint(backend_webdav.rmdir_if(st, ".m.mutex", NULL), ==,
+	g_assert_cmpint(backend_webdav.mutex_remove(st, ".m.mutex", NULL), ==,
 			-ENOENT);
 	backend_entry_clear(&e);
 	backend_webdav.close(st);
@@ -1312,7 +1312,7 @@ static void test_retries(void)
 	g_assert_cmpint(backend_webdav.remove_once(st, "unavailable"), ==,
 			-EIO);
 	assert_warned("webdav: DELETE /dav/unavailable: 503");
-	g_assert_cmpint(backend_webdav.mkdir_excl(st, "unavailable"), ==,
+	g_assert_cmpint(backend_webdav.mutex_create(st, "unavailable"), ==,
 			-EIO);
 	assert_warned("webdav: MKCOL /dav/unavailable/: 503");
 	heads = fake_heads(f);
