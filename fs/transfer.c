@@ -379,6 +379,7 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 		g_warning("pull of %s: content does not match its "
 			  "placeholder's checksum; not registered",
 			  node->path);
+		relay_placeholder_forget(fs->relay, node->path);
 		cache_item_discard(node->item);
 		ret = -EIO;
 	}

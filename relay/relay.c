@@ -114,7 +114,14 @@ int relay_get(struct relay *r, const char *path, uint64_t offset,
 	      uint64_t length, const char *etag, backend_sink_fn sink,
 	      void *ctx)
 {
-	return backend_get(r->backend, path, offset, length, etag, sink, ctx);
+	int ret = backend_get(r->backend, path, offset, length, etag, sink,
+			      ctx);
+
+	/* a new version has a new placeholder, though its tag may look the
+	 * same where tags are made of a second's mtime and a size */
+	if (ret == -ESTALE)
+		relay_placeholder_forget(r, path);
+	return ret;
 }
 
 struct relay_file *relay_file_ref(struct relay_file *f)

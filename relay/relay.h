@@ -116,6 +116,9 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files);
 /* The relay's last request went unanswered a few seconds ago (10 s) and
  * none has been answered since: the caller may skip asking again. */
 bool relay_unanswered(struct relay *r);
+/* Forget the placeholder of path this mount keeps: the next listing
+ * reads it again (its content did not match it). */
+void relay_placeholder_forget(struct relay *r, const char *path);
 /* Can two clients never both win one lock (an atomic create, or a
  * mutex)? Elsewhere locks are advisory. */
 bool relay_locks_exclusive(const struct relay *r);

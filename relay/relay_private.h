@@ -47,7 +47,6 @@ bool relay_lock_exists(struct relay *r, const char *path, int64_t *mtime);
  * next listing that shows one reads it again). */
 void relay_placeholder_remember(struct relay *r, const char *path,
 				const char *tag, bool tag_is_etag, GBytes *raw);
-void relay_placeholder_forget(struct relay *r, const char *path);
 /* path's cached placeholder and its backend ETag, when both are known. */
 GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
 				      char **etag);

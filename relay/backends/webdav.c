@@ -89,6 +89,8 @@ struct request {
 	const char *expect_etag; /* GET: the version asked for, or NULL */
 	char etag[160];		 /* the answer's ETag, without W/ */
 	char server[128];	 /* the answer's Server header */
+	int64_t last_modified;	 /* its Last-Modified, or -1 */
+	int64_t total_size;	 /* the whole file's size it tells, or -1 */
 	char lock_token[256];	 /* the answer's Lock-Token header */
 	void *ctx;
 	uint64_t offset, remaining; /* GET: still wanted; UINT64_MAX: all */
@@ -193,6 +195,14 @@ static int map_result(const struct request *rq)
 		if (rq->op == OP_MUTEX || rq->op == OP_GET)
 			return -EACCES;
 		return report(rq, -EACCES, refused_hint(rq));
+	case 301:
+	case 308:
+	case 400:
+		/* a collection moved without its '/' (tried again): nginx
+		 * refuses, lighttpd redirects */
+		if (rq->op == OP_RENAME && !g_str_has_suffix(rq->target, "/"))
+			return -EIO;
+		return report(rq, -EIO, NULL);
 	case 401:
 		return report(rq, -EACCES, refused_hint(rq));
 	case 404:
@@ -244,6 +254,7 @@ static void header_status(struct request *rq, const char *line, size_t len)
 	rq->etag[0] = '\0';
 	rq->server[0] = '\0';
 	rq->lock_token[0] = '\0';
+	rq->last_modified = rq->total_size = -1;
 	rq->digest_challenge = false;
 	rq->reason[0] = '\0';
 	sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
@@ -294,9 +305,20 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 	text = g_ascii_strdown(line, (gssize)len);
 	if (g_str_has_prefix(text, "content-range:")) {
 		const char *bytes = strstr(text, "bytes ");
+		const char *total = strchr(text, '/');
 
 		if (bytes && g_ascii_isdigit(bytes[6]))
 			rq->range_start = g_ascii_strtoll(bytes + 6, NULL, 10);
+		if (total && g_ascii_isdigit(total[1]))
+			rq->total_size = g_ascii_strtoll(total + 1, NULL, 10);
+	} else if (g_str_has_prefix(text, "content-length:")) {
+		if (rq->total_size < 0 && rq->range_start < 0)
+			rq->total_size = g_ascii_strtoll(text + 15, NULL, 10);
+	} else if (g_str_has_prefix(text, "last-modified:")) {
+		g_autofree char *date = g_strstrip(g_strdup(text + 14));
+		time_t t = curl_getdate(date, NULL);
+
+		rq->last_modified = t == (time_t)-1 ? -1 : (int64_t)t;
 	} else if (g_str_has_prefix(text, "etag:")) {
 		header_etag(rq, line + 5, len - 5);
 	} else if (g_str_has_prefix(text, "server:")) {
@@ -312,12 +334,43 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
 	return len;
 }
 
+/* Where a server's GET does not give the ETag its listing gave (nginx
+ * lists none, lighttpd's GET sends none), a file's tag is made of its
+ * mtime and size, which a GET's Last-Modified and length tell again. */
+#define STAMP_PREFIX "\"relayfs-stamp-"
+
+static char *stamp_of(int64_t mtime, uint64_t size)
+{
+	return g_strdup_printf(STAMP_PREFIX "%" PRId64 "-%" PRIu64 "\"", mtime,
+			       size);
+}
+
+/* Is the answer another version than the one asked for? */
+static bool answer_replaced(const struct request *rq, long status)
+{
+	g_autofree char *stamp = NULL;
+
+	if (!rq->expect_etag)
+		return false;
+	if (!g_str_has_prefix(rq->expect_etag, STAMP_PREFIX))
+		return rq->etag[0] && strcmp(rq->etag, rq->expect_etag) != 0;
+	if (rq->total_size < 0)
+		return false; /* it does not tell */
+	if (rq->last_modified < 0) { /* the size alone */
+		g_autofree char *size = g_strdup_printf("-%" PRId64 "\"",
+							rq->total_size);
+
+		return !g_str_has_suffix(rq->expect_etag, size);
+	}
+	stamp = stamp_of(rq->last_modified, (uint64_t)rq->total_size);
+	return strcmp(stamp, rq->expect_etag) != 0;
+}
+
 /* First bytes of a 200/206 answer to a GET: where do they start? */
 static int get_start(struct request *rq, long status)
 {
 	rq->started = true;
-	if (rq->expect_etag && rq->etag[0] &&
-	    strcmp(rq->etag, rq->expect_etag) != 0)
+	if (answer_replaced(rq, status))
 		return -ESTALE; /* replaced since it was listed */
 	if (status == 200) {
 		rq->skip = rq->offset; /* the server ignored Range */
@@ -856,7 +909,16 @@ static int propfind_self(struct webdav *wd, enum op op, const char *path,
 	return err;
 }
 
-static struct backend_entry *entry_new(GBytes *name,
+/* The tag of a listed resource: its ETag where GET gives it too, else a
+ * stamp for a file (a folder's ETag serves a mutex's stale check). */
+static char *tag_of(const struct webdav *wd, const struct webdav_resource *r)
+{
+	if (r->etag && (wd->facts.etags_stable || r->is_dir))
+		return g_strdup(r->etag);
+	return r->is_dir ? NULL : stamp_of(r->mtime, r->size);
+}
+
+static struct backend_entry *entry_new(const struct webdav *wd, GBytes *name,
 				       const struct webdav_resource *r)
 {
 	struct backend_entry *e = g_new0(struct backend_entry, 1);
@@ -867,7 +929,7 @@ static struct backend_entry *entry_new(GBytes *name,
 	e->is_dir = r->is_dir;
 	e->size = r->is_dir ? 0 : r->size;
 	e->mtime = r->mtime;
-	e->etag = g_strdup(r->etag);
+	e->etag = tag_of(wd, r);
 	return e;
 }
 
@@ -912,7 +974,7 @@ static int collect_entries(const struct webdav *wd, const char *dir,
 				g_bytes_unref(name);
 			continue;
 		}
-		g_ptr_array_add(out, entry_new(name, r));
+		g_ptr_array_add(out, entry_new(wd, name, r));
 		g_hash_table_add(seen, name);
 	}
 	g_hash_table_destroy(seen);
@@ -956,7 +1018,7 @@ static int webdav_stat(void *state, const char *path,
 	entry->is_dir = self->is_dir;
 	entry->size = self->is_dir ? 0 : self->size;
 	entry->mtime = self->mtime;
-	entry->etag = g_strdup(self->etag);
+	entry->etag = tag_of(state, self);
 	webdav_resource_free(self);
 	return 0;
 }
@@ -1007,8 +1069,10 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 		request_init(&rq, state, OP_GET, "GET", path, false);
 		rq.sink = sink;
 		rq.ctx = ctx;
-		/* a version check only where GET tells the listed ETag */
-		if (etag && wd->facts.etags_stable)
+		/* a version check only where GET tells the listed ETag, or
+		 * the mtime and size a stamp was made of */
+		if (etag && (wd->facts.etags_stable ||
+			     g_str_has_prefix(etag, STAMP_PREFIX)))
 			rq.expect_etag = g_str_has_prefix(etag, "W/") ?
 					 etag + 2 : etag;
 		rq.offset = offset;
@@ -1071,8 +1135,9 @@ static int webdav_put_data_if(void *state, const char *path,
 {
 	struct webdav *wd = state;
 
-	if (!wd->facts.put_if_match)
-		return -ENOSYS; /* it would overwrite whatever is there */
+	if (!wd->facts.put_if_match || !wd->facts.etags_stable)
+		return -ENOSYS; /* it would overwrite whatever is there, or
+				 * the tag is a stamp the server never saw */
 	if (strpbrk(etag, "\r\n"))
 		return -ESTALE; /* never let a listing inject a header */
 	return upload(state, OP_PUT_IF, path, -1, data, len, etag);
@@ -1177,21 +1242,34 @@ static int webdav_mutex_create(void *state, const char *path)
 	return mutex_by_mkcol(state, path);
 }
 
-static int webdav_rename(void *state, const char *from, const char *to)
+/* One MOVE; collection: both paths with a trailing '/'. */
+static int move(struct webdav *wd, const char *from, const char *to,
+		bool collection, long *status)
 {
-	struct webdav *wd = state;
-	char *dest = target_of(wd, to, false);
-	char *header = g_strconcat("Destination: ", wd->origin, dest, NULL);
+	g_autofree char *dest = target_of(wd, to, collection);
+	g_autofree char *header = g_strconcat("Destination: ", wd->origin,
+					      dest, NULL);
 	struct request rq;
 	int err;
 
-	request_init(&rq, wd, OP_RENAME, "MOVE", from, false);
+	request_init(&rq, wd, OP_RENAME, "MOVE", from, collection);
 	add_header(&rq, header);
 	add_header(&rq, "Overwrite: T");
 	err = perform(&rq);
+	*status = rq.status;
 	request_clear(&rq);
-	g_free(header);
-	g_free(dest);
+	return err;
+}
+
+/* nginx refuses (400) to MOVE a collection named without its '/',
+ * lighttpd redirects (301, 308) to the name with it. */
+static int webdav_rename(void *state, const char *from, const char *to)
+{
+	long status = 0;
+	int err = move(state, from, to, false, &status);
+
+	if (err == -EIO && (status == 400 || status == 301 || status == 308))
+		err = move(state, from, to, true, &status);
 	return err;
 }
 

@@ -23,13 +23,14 @@ BIN = os.environ.get("RELAYFS_BIN", os.path.join(SOURCE, "build", "relayfs"))
 def pytest_addoption(parser):
     parser.addoption("--backend", action="append", default=None,
                      help="run against these backends only "
-                     "(local, webdav, webdavs)")
+                     "(local, webdav, webdavs, nginx, lighttpd, "
+                     "rclone)")
 
 
 def pytest_generate_tests(metafunc):
     if "relay" in metafunc.fixturenames:
         wanted = metafunc.config.getoption("backend") or [
-            "local", "webdav", "webdavs"]
+            "local", "webdav", "webdavs", "nginx", "lighttpd", "rclone"]
         backends = getattr(metafunc.function, "backends", None)
         params = [b for b in wanted if backends is None or b in backends]
         metafunc.parametrize("relay", params, indirect=True)
@@ -79,12 +80,22 @@ class Relay:
 @pytest.fixture
 def relay(request, tmp_path):
     """The relay of one backend: "local" (a folder), "webdav" (Apache over
-    plain HTTP with basic authentication) or "webdavs" (Apache over HTTPS
-    with a self-signed certificate made for the test)."""
+    plain HTTP with basic authentication), "webdavs" (Apache over HTTPS
+    with a self-signed certificate made for the test), or the folder
+    served over plain HTTP by "nginx", "lighttpd" or "rclone" (serve
+    webdav)."""
     root = tmp_path / "relay"
     root.mkdir()
     if request.param == "local":
         yield Relay("local", str(root), str(root))
+        return
+    if request.param in ("nginx", "lighttpd", "rclone"):
+        srv = servers.start_server(request.param, str(root))
+        url = srv.url.replace("http://", "webdav://", 1)
+        try:
+            yield Relay(request.param, str(root), url, server=srv)
+        finally:
+            srv.stop()
         return
     if request.param == "webdav":
         pw = tmp_path / "password"

@@ -1,11 +1,15 @@
-"""Test servers for relayfs: Apache httpd with mod_dav on 127.0.0.1, started
-on a free port with its own config, logs and lock files, and always stopped.
+"""Test servers for relayfs: WebDAV servers from Debian's packages (Apache
+httpd with mod_dav, nginx with dav and dav_ext, lighttpd with mod_webdav,
+rclone serve webdav) on 127.0.0.1, each started on a free port with its own
+config, logs and lock files, and always stopped.
 
 Python API (stdlib only):
+    srv = start_server(kind, root_dir)   kind: apache, nginx, lighttpd, rclone
     srv = start_apache(root_dir, tls=False, user=None, password=None)
     srv.url        "http://127.0.0.1:PORT/dav" (https when tls)
     srv.cacert     the self-signed certificate (PEM) when tls, else None
     srv.requests() [(method, decoded_path, status)] from the access log
+                   (Apache and nginx; NotImplementedError elsewhere)
     srv.connections()  how many TCP connections Apache accepted
     srv.clear_log()
     srv.pause(), srv.resume()   kill it and start it again on its port
@@ -92,16 +96,19 @@ def _unescape_log(text):
     return out.decode("utf-8", "surrogateescape")
 
 
-class Apache:
-    """One running Apache httpd; see the module docstring."""
+class Server:
+    """One running server process group: started on a free port, logs
+    read back, paused, frozen and always stopped. Subclasses write the
+    config (_config) and say how to start it (_command)."""
 
-    def __init__(self, root_dir, tls=False, user=None, password=None,
-                 digest=False):
+    name = "server"
+    log_flush = 0.05   # seconds the access log may lag behind an answer
+    first_request = "0"  # the connection log's mark of a new connection
+
+    def __init__(self, root_dir):
         self.root = os.path.abspath(root_dir)
-        self.tls = tls
-        self.digest = digest
-        self.tmp = tempfile.mkdtemp(prefix="relayfs-apache-")
-        self.conf = os.path.join(self.tmp, "httpd.conf")
+        self.tmp = tempfile.mkdtemp(prefix="relayfs-%s-" % self.name)
+        self.conf = os.path.join(self.tmp, "server.conf")
         self.log = os.path.join(self.tmp, "access.log")
         self.connlog = os.path.join(self.tmp, "conn.log")
         self.timedlog = os.path.join(self.tmp, "timed.log")
@@ -109,14 +116,189 @@ class Apache:
         self.cacert = None
         self.proc = None
         self.port = None
+        atexit.register(self.stop)
+
+    def _finish_start(self, auth=""):
+        self._start(auth)
+        scheme = "https" if getattr(self, "tls", False) else "http"
+        self.url = "%s://127.0.0.1:%d/dav" % (scheme, self.port)
+
+    def _start(self, auth):
+        for attempt in range(5):
+            self.port = _free_port()
+            with open(self.conf, "w") as f:
+                f.write(self._config(auth))
+            self.proc = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True)
+            if self._wait_listening():
+                return
+            err = self._kill()
+            if "Address already in use" not in err:
+                break
+        raise RuntimeError("apache did not start: %s %s" % (
+            err.strip(), self._errors()))
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def _errors(self):
+        try:
+            with open(self.errlog, errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def _kill(self):
+        """Stop the process group: SIGTERM, then SIGKILL after 5 s."""
+        if self.proc is None:
+            return ""
+        proc, self.proc = self.proc, None
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:   # children left after the parent died
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        return err
+
+    def _settle(self):
+        """A server logs a request just after answering it (lighttpd up
+        to a second later): wait until the logs have not grown for
+        log_flush seconds."""
+        quiet, limit = self.log_flush, max(2.0, 3 * self.log_flush)
+        def sizes():
+            return tuple(os.path.getsize(p) if os.path.exists(p) else 0
+                         for p in (self.log, self.connlog))
+        last, since = sizes(), time.monotonic()
+        deadline = since + limit
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+            now = sizes()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+
+    def _log_lines(self, path):
+        """The lines of one of the logs since the last clear_log()."""
+        self._settle()
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return [line.rstrip("\n") for line in f]
+        except FileNotFoundError:
+            return []
+
+    def requests(self):
+        """[(method, decoded_path, status)] since the last clear_log()."""
+        out = []
+        for line in self._log_lines(self.log):
+            method, rest = line.split(" ", 1)
+            path, status, _size = rest.rsplit(" ", 2)
+            out.append((method, _unescape_log(path), int(status)))
+        return out
+
+    def timed_requests(self):
+        """[(begin_us, end_us, method, status, decoded_path)] since the
+        last clear_log()."""
+        out = []
+        for line in self._log_lines(self.timedlog):
+            begin, end, method, status, path = line.split(" ", 4)
+            out.append((int(begin), int(end), method, int(status),
+                        _unescape_log(path)))
+        return out
+
+    def connections(self):
+        """TCP connections opened since the last clear_log()."""
+        self._settle()
+        try:
+            with open(self.connlog, errors="replace") as f:
+                return sum(1 for line in f
+                           if line.split(" ", 1)[0] == self.first_request)
+        except FileNotFoundError:
+            return 0
+
+    def clear_log(self):
+        self._settle()
+        for path in (self.log, self.connlog, self.timedlog):
+            if os.path.exists(path):
+                os.truncate(path, 0)
+
+    def pause(self):
+        """Kill the server (as a crash or an outage would); resume()
+        starts it again on the same port."""
+        self._kill()
+
+    def resume(self):
+        self.proc = subprocess.Popen(
+            self._command(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        if not self._wait_listening():
+            raise RuntimeError("apache did not start again: %s %s" % (
+                self._kill().strip(), self._errors()))
+
+    def freeze(self):
+        """Stop the server's processes (SIGSTOP): connections are still
+        accepted by the kernel, and nothing answers, as with a hung
+        server; thaw() lets it go on with what it was sent meanwhile."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = _group_states(self.proc.pid)
+            if states and all(s in "Tt" for s in states.values()):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("apache did not stop: %r" %
+                           _group_states(self.proc.pid))
+
+    def thaw(self):
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        if self.proc is not None:
+            self.thaw()
+        self._kill()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+class Apache(Server):
+    """One running Apache httpd; see the module docstring."""
+
+    name = "apache"
+
+    def __init__(self, root_dir, tls=False, user=None, password=None,
+                 digest=False):
+        super().__init__(root_dir)
+        self.tls = tls
+        self.digest = digest
         os.makedirs(os.path.join(self.tmp, "lock"))
         if tls:
             self._make_cert()
         auth = self._make_auth(user, password) if user is not None else ""
-        self._start(auth)
-        scheme = "https" if tls else "http"
-        self.url = "%s://127.0.0.1:%d/dav" % (scheme, self.port)
-        atexit.register(self.stop)
+        self._finish_start(auth)
 
     def _make_cert(self):
         self.cacert = os.path.join(self.tmp, "cert.pem")
@@ -195,162 +377,135 @@ class Apache:
                 "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
                 "--pdeathsig=SIGTERM"] + cmd
 
-    def _start(self, auth):
-        for attempt in range(5):
-            self.port = _free_port()
-            with open(self.conf, "w") as f:
-                f.write(self._config(auth))
-            self.proc = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True)
-            if self._wait_listening():
-                return
-            err = self._kill()
-            if "Address already in use" not in err:
-                break
-        raise RuntimeError("apache did not start: %s %s" % (
-            err.strip(), self._errors()))
 
-    def _wait_listening(self):
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return True
-            except OSError:
-                time.sleep(0.02)
-        return False
+def _as_root_user():
+    return os.geteuid() == 0
 
-    def _errors(self):
-        try:
-            with open(self.errlog, errors="replace") as f:
-                return f.read()[-2000:]
-        except OSError:
-            return ""
 
-    def _kill(self):
-        """Stop the process group: SIGTERM, then SIGKILL after 5 s."""
-        if self.proc is None:
-            return ""
-        proc, self.proc = self.proc, None
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:   # children left after the parent died
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stderr.close()
-        return err
+class Nginx(Server):
+    """nginx with its dav module and dav_ext (PROPFIND, OPTIONS), as
+    nginx-extras ships them; no LOCK (dav_ext_lock_zone unset)."""
 
-    def _settle(self, quiet=0.05, limit=2.0):
-        """Apache logs a request just after answering it: wait until the
-        logs have not grown for `quiet` seconds."""
-        def sizes():
-            return tuple(os.path.getsize(p) if os.path.exists(p) else 0
-                         for p in (self.log, self.connlog))
-        last, since = sizes(), time.monotonic()
-        deadline = since + limit
-        while time.monotonic() < deadline:
-            time.sleep(0.01)
-            now = sizes()
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet:
-                break
+    name = "nginx"
+    first_request = "1"  # $connection_requests
 
-    def _log_lines(self, path):
-        """The lines of one of the logs since the last clear_log()."""
-        self._settle()
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                return [line.rstrip("\n") for line in f]
-        except FileNotFoundError:
-            return []
+    def __init__(self, root_dir):
+        super().__init__(root_dir)
+        self._finish_start()
+
+    def _config(self, auth):
+        t = self.tmp
+        temps = "\n".join("  %s_temp_path %s/%s;" % (k, t, k) for k in (
+            "client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        return """daemon off;
+%s
+worker_processes 2;
+pid %s/nginx.pid;
+error_log %s warn;
+load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;
+events { worker_connections 256; }
+http {
+%s
+  log_format relay '$request_method $uri $status $body_bytes_sent';
+  log_format conn '$connection_requests $request_method $uri';
+  access_log %s relay;
+  access_log %s conn;
+  client_max_body_size 0;
+  keepalive_requests 100000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:%d;
+    location /dav/ {
+      alias %s/;
+      dav_methods PUT DELETE MKCOL COPY MOVE;
+      dav_ext_methods PROPFIND OPTIONS;
+      create_full_put_path on;
+      dav_access user:rw group:rw all:r;
+    }
+  }
+}
+""" % ("user root;" if _as_root_user() else "", t, self.errlog, temps,
+       self.log, self.connlog, self.port, self.root)
+
+    def _command(self):
+        return ["/usr/sbin/nginx", "-c", self.conf, "-p", self.tmp,
+                "-e", self.errlog]
+
+
+class Lighttpd(Server):
+    """lighttpd with mod_webdav (its locks and properties in SQLite)."""
+
+    name = "lighttpd"
+
+    def __init__(self, root_dir):
+        super().__init__(root_dir)
+        self._finish_start()
+
+    def _config(self, auth):
+        t = self.tmp
+        return """server.modules = ("mod_alias", "mod_webdav", "mod_accesslog")
+server.document-root = "%s"
+server.bind = "127.0.0.1"
+server.port = %d
+server.pid-file = "%s/lighttpd.pid"
+server.errorlog = "%s"
+server.upload-dirs = ("%s")
+server.max-keep-alive-requests = 100000
+server.max-keep-alive-idle = 60
+accesslog.filename = "%s"
+accesslog.format = "%%m %%U %%>s %%b"
+alias.url = ("/dav" => "%s")
+$HTTP["url"] =~ "^/dav($|/)" {
+  webdav.activate = "enable"
+  webdav.is-readonly = "disable"
+  webdav.sqlite-db-name = "%s/webdav.db"
+}
+""" % (self.root, self.port, t, self.errlog, t, self.log, self.root, t)
+
+    def _command(self):
+        return ["/usr/sbin/lighttpd", "-D", "-f", self.conf]
 
     def requests(self):
-        """[(method, decoded_path, status)] since the last clear_log()."""
-        out = []
-        for line in self._log_lines(self.log):
-            method, rest = line.split(" ", 1)
-            path, status, _size = rest.rsplit(" ", 2)
-            out.append((method, _unescape_log(path), int(status)))
-        return out
+        # it writes its access log seconds after the answers
+        raise NotImplementedError("lighttpd's access log comes too late")
 
-    def timed_requests(self):
-        """[(begin_us, end_us, method, status, decoded_path)] since the
-        last clear_log()."""
-        out = []
-        for line in self._log_lines(self.timedlog):
-            begin, end, method, status, path = line.split(" ", 4)
-            out.append((int(begin), int(end), method, int(status),
-                        _unescape_log(path)))
-        return out
+    connections = timed_requests = requests
 
-    def connections(self):
-        """TCP connections opened since the last clear_log()."""
-        self._settle()
-        try:
-            with open(self.connlog, errors="replace") as f:
-                return sum(1 for line in f if line.split(" ", 1)[0] == "0")
-        except FileNotFoundError:
-            return 0
 
-    def clear_log(self):
-        self._settle()
-        for path in (self.log, self.connlog, self.timedlog):
-            if os.path.exists(path):
-                os.truncate(path, 0)
+class Rclone(Server):
+    """rclone serve webdav of a local folder (its in-memory locks); it
+    keeps no access log."""
 
-    def pause(self):
-        """Kill the server (as a crash or an outage would); resume()
-        starts it again on the same port."""
-        self._kill()
+    name = "rclone"
 
-    def resume(self):
-        self.proc = subprocess.Popen(
-            self._command(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
-        if not self._wait_listening():
-            raise RuntimeError("apache did not start again: %s %s" % (
-                self._kill().strip(), self._errors()))
+    def __init__(self, root_dir):
+        super().__init__(root_dir)
+        self._finish_start()
 
-    def freeze(self):
-        """Stop the server's processes (SIGSTOP): connections are still
-        accepted by the kernel, and nothing answers, as with a hung
-        server; thaw() lets it go on with what it was sent meanwhile."""
-        os.killpg(self.proc.pid, signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            states = _group_states(self.proc.pid)
-            if states and all(s in "Tt" for s in states.values()):
-                return
-            time.sleep(0.01)
-        raise RuntimeError("apache did not stop: %r" %
-                           _group_states(self.proc.pid))
+    def _config(self, auth):
+        return ""  # an empty rclone.conf: no remotes needed
 
-    def thaw(self):
-        os.killpg(self.proc.pid, signal.SIGCONT)
+    def _command(self):
+        return ["/usr/bin/rclone", "serve", "webdav", self.root,
+                "--config", self.conf,
+                "--addr", "127.0.0.1:%d" % self.port, "--baseurl", "/dav",
+                # see files the tests put in the folder at once
+                "--dir-cache-time", "0s", "--poll-interval", "0",
+                "--log-file", self.errlog, "--log-level", "NOTICE"]
 
-    def stop(self):
-        if self.proc is not None:
-            self.thaw()
-        self._kill()
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
+    def requests(self):
+        raise NotImplementedError("rclone serve keeps no access log")
+
+    connections = timed_requests = requests
+
+
+SERVERS = {"apache": Apache, "nginx": Nginx, "lighttpd": Lighttpd,
+           "rclone": Rclone}
+
+
+def start_server(kind, root_dir):
+    """Start the WebDAV server kind serving root_dir at /dav."""
+    return SERVERS[kind](root_dir)
 
 
 def start_apache(root_dir, tls=False, user=None, password=None,

@@ -25,6 +25,9 @@ def test_rm_removes_content_and_placeholder(relay, mount):
 
 def test_rm_removes_message_files(relay, mount):
     # PROTOCOL.md, Delete: "delete .x.placeholder and any .x.*message"
+    if relay.kind == "nginx":
+        pytest.skip("nginx's listings hide dot-files, so message files "
+                    "are never seen (README, WebDAV servers)")
     alice = mount("alice")
     open(alice.p("m.txt"), "w").write("m\n")
     relay.write(".m.txt.1a.message", b"evicted once")
@@ -92,6 +95,8 @@ def test_copy_tree_with_odd_names(relay, mount, tmp_path):
     src = tmp_path / "tree"
     names = ["with space.txt", "ünïcødé ✓.txt", "100% sure.txt",
              "a#b?c&d+e.txt", "'quoted\".txt", ".dotfile"]
+    if relay.kind == "nginx":  # its listings hide dot-files (README)
+        names.remove(".dotfile")
     (src / "sub dir" / "deeper").mkdir(parents=True)
     for i, n in enumerate(names):
         (src / n).write_text("file %d\n" % i)

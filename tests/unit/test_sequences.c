@@ -380,8 +380,12 @@ static void test_register_only_the_version_verified(struct fixture *fx,
 
 	fake_set(&fx->fake, ".x.placeholder", v2, strlen(v2), 0);
 	fake_set(&fx->fake, "x", "new!", 4, 0);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+			      "*x is another version now; pull not "
+			      "registered*");
 	g_assert_cmpint(relay_register_pull(fx->relay, "x", verified,
 					    &removed), ==, 0);
+	g_test_assert_expected_messages();
 	g_assert_false(removed);
 	log = take_log(fx);
 	g_assert_cmpstr(log, ==, "get .x.placeholder");
