@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(cmake gcc make pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev
             libglib2.0-dev libxml2-dev libssl-dev)
 test_pkgs=(python3 python3-pytest apache2 apache2-utils openssl attr curl
-           procps psmisc util-linux clang libclang-rt-14-dev spin)
+           procps psmisc util-linux clang libclang-rt-14-dev spin
+           nginx-extras lighttpd lighttpd-mod-webdav rclone)
 
 want=()
 for what in "$@"; do
@@ -30,5 +31,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# the server packages must not start their services (the tests start
+# their own on free ports): policy-rc.d says no while we install
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -10,7 +10,7 @@ scripts/deps.sh build test
 rm -rf build build-asan
 echo "== build and test"
 scripts/build.sh build
-(cd build && ctest --output-on-failure --timeout 1200)
+(cd build && ctest -j2 --output-on-failure --timeout 1200)
 
 echo "== fuzz the parsers (libFuzzer, bounded)"
 rm -rf build-fuzz
@@ -21,4 +21,4 @@ scripts/build.sh build-asan -DRELAYFS_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
-(cd build-asan && ctest --output-on-failure --timeout 1200)
+(cd build-asan && ctest -j2 --output-on-failure --timeout 1200)

@@ -663,9 +663,13 @@ static bool retryable(const struct request *rq)
 
 	if (rq->local_err || rq->done)
 		return false;
+	/* 423: rclone serve locks a path for the time of each request on
+	 * it, so a PUT just after another client's DELETE may find it */
 	if (rq->code == CURLE_OK)
-		return idempotent && rq->status >= 500 && rq->status != 501 &&
-		       rq->status != 505 && rq->status != 507;
+		return idempotent &&
+		       ((rq->status >= 500 && rq->status != 501 &&
+			 rq->status != 505 && rq->status != 507) ||
+			rq->status == 423);
 	if (connect_failed(rq->code))
 		return true;
 	return idempotent &&

@@ -27,13 +27,39 @@ def pytest_addoption(parser):
                      "rclone)")
 
 
+ALL_BACKENDS = ["local", "webdav", "webdavs", "nginx", "lighttpd", "rclone"]
+# the WebDAV servers of the `server` fixture, by the backend that runs them
+SERVER_BACKENDS = {"apache": "webdav", "nginx": "nginx",
+                   "lighttpd": "lighttpd", "rclone": "rclone"}
+
+
+def wanted_backends(config):
+    return config.getoption("backend") or ALL_BACKENDS
+
+
 def pytest_generate_tests(metafunc):
+    wanted = wanted_backends(metafunc.config)
     if "relay" in metafunc.fixturenames:
-        wanted = metafunc.config.getoption("backend") or [
-            "local", "webdav", "webdavs", "nginx", "lighttpd", "rclone"]
         backends = getattr(metafunc.function, "backends", None)
         params = [b for b in wanted if backends is None or b in backends]
         metafunc.parametrize("relay", params, indirect=True)
+    if "server" in metafunc.fixturenames:
+        metafunc.parametrize("server", [
+            k for k, b in SERVER_BACKENDS.items() if b in wanted],
+            indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of no one backend (command line, TLS, credentials) run with
+    the local and Apache backends, not again with the other servers."""
+    if set(wanted_backends(config)) & {"local", "webdav", "webdavs"}:
+        return
+    keep = [i for i in items
+            if {"relay", "server"} & set(getattr(i, "fixturenames", ()))]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(
+            items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 class Relay:

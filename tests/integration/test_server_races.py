@@ -1,21 +1,46 @@
 """What a real server makes atomic, shown by racing it, and the lock that
-relayfs builds on it: one holder at a time, in the server's own log."""
+relayfs builds on it: one holder at a time, in the server's own log. Each
+WebDAV server is probed by relayfs; the step relayfs chose for it is raced
+here, and must never show two winners."""
 
+import configparser
+import hashlib
 import http.client
 import os
+import re
 import threading
 import urllib.parse
 
 import pytest
 
 import servers
-from helpers import backends
+from conftest import Mount, Relay
+from helpers import backends, placeholder
+
+
+# What the probe must find (README, WebDAV servers), and the step chosen.
+EXPECTED = {
+    "apache": dict(mkcol_refuses=True, create_refuses=True,
+                   put_if_match=True, delete_if_match=True,
+                   lists_dotfiles=True, etags_stable=True, step="MKCOL"),
+    "nginx": dict(mkcol_refuses=True, create_refuses=False,
+                  put_if_match=False, delete_if_match=False,
+                  lists_dotfiles=False, etags_listed=False, step="MKCOL"),
+    "lighttpd": dict(mkcol_refuses=True, lock_exclusive=True,
+                     create_refuses=True, put_if_match=True,
+                     delete_if_match=True, lists_dotfiles=True,
+                     etags_stable=False, step="MKCOL"),
+    "rclone": dict(mkcol_refuses=False, lock_exclusive=True,
+                   create_refuses=False, put_if_match=False,
+                   lists_dotfiles=True, etags_stable=True, step="LOCK"),
+}
 
 
 def race(url, method, path, n, rounds, headers=None, body=None,
-         between=None):
+         between=None, answers=None):
     """n threads send method on path at once, `rounds` times; returns the
-    statuses of each round. `between` runs after every round."""
+    statuses of each round. `between` runs after every round (given the
+    round's answers' headers when `answers` is a list)."""
     u = urllib.parse.urlsplit(url)
     barrier = threading.Barrier(n)
     results = [[None] * n for _ in range(rounds)]
@@ -30,9 +55,11 @@ def race(url, method, path, n, rounds, headers=None, body=None,
                 resp = conn.getresponse()
                 resp.read()
                 results[r][i] = resp.status
+                if answers is not None:
+                    answers[i] = resp
                 barrier.wait()
                 if i == 0 and between:
-                    between()
+                    between(*(() if answers is None else (answers,)))
                 barrier.wait()
         finally:
             conn.close()
@@ -43,6 +70,84 @@ def race(url, method, path, n, rounds, headers=None, body=None,
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+@pytest.fixture
+def server(request, tmp_path):
+    """A WebDAV server (conftest.SERVER_BACKENDS) serving a new folder."""
+    root = tmp_path / "root"
+    root.mkdir()
+    srv = servers.start_server(request.param, str(root))
+    try:
+        yield request.param, srv, str(root)
+    finally:
+        srv.stop()
+
+
+def probe(kind, srv, root, tmp_path):
+    """Mount relayfs on the server once: (its facts file, the step its
+    log says it chose)."""
+    rel = Relay(kind, root, srv.url.replace("http://", "webdav://", 1))
+    m = Mount(rel, "prober", str(tmp_path), ())
+    assert m.unmount() == 0
+    found = re.search(r"locks taken under a (\w+) mutex|no exclusive step",
+                      m.text())
+    assert found, m.text()
+    facts = configparser.ConfigParser()
+    facts.read(os.path.join(str(tmp_path), "cache-prober",
+                            "server-facts.ini"))
+    return facts["server"], found.group(1) or "none"
+
+
+def test_the_probe_finds_what_each_server_does(server, tmp_path):
+    kind, srv, root = server
+    facts, step = probe(kind, srv, root, tmp_path)
+    want = dict(EXPECTED[kind])
+    assert step == want.pop("step")
+    for key, value in want.items():
+        assert facts.getboolean(key) == value, key
+    assert not [n for n in os.listdir(root) if "probe" in n]
+
+
+LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+            "<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+            "<D:owner>race</D:owner></D:lockinfo>")
+
+
+def test_the_chosen_step_never_has_two_winners(server, tmp_path):
+    """8 clients take the mutex of one path at once, 60 rounds, by the
+    step relayfs chose for the server: one winner every round."""
+    kind, srv, root = server
+    _, step = probe(kind, srv, root, tmp_path)
+    u = urllib.parse.urlsplit(srv.url)
+    if step == "MKCOL":
+        def remove():
+            os.rmdir(os.path.join(root, ".x.mutex"))
+
+        rounds = race(srv.url, "MKCOL", ".x.mutex/", 8, 60, between=remove)
+        won = [s.count(201) for s in rounds]
+    else:
+        assert step == "LOCK"
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+
+        def release(answers):
+            for resp in answers:
+                token = resp.getheader("Lock-Token")
+                if 200 <= resp.status < 300 and token:
+                    conn.request("DELETE", u.path + "/.x.mutex",
+                                 headers={"If": "(%s)" % token})
+                    conn.getresponse().read()
+                    conn.request("UNLOCK", u.path + "/.x.mutex",
+                                 headers={"Lock-Token": token})
+                    conn.getresponse().read()
+
+        rounds = race(srv.url, "LOCK", ".x.mutex", 8, 60,
+                      headers={"Depth": "0", "Timeout": "Second-60",
+                               "Content-Type": "application/xml"},
+                      body=LOCKINFO, between=release, answers=[None] * 8)
+        conn.close()
+        won = [sum(1 for st in s if 200 <= st < 300) for s in rounds]
+    assert won == [1] * 60, rounds
 
 
 @pytest.fixture
@@ -119,6 +224,40 @@ def lock_holds(srv, lock):
         held += step
         most = max(most, held)
     return most, sum(1 for _, s in events if s == 1)
+
+
+@backends("webdav", "nginx", "lighttpd", "rclone")
+def test_four_mounts_writing_one_name_land_in_turn(relay, mount):
+    """Every server: four mounts write one name at once; every close
+    pushes, the content left is one whole write matching its
+    placeholder, and no lock or mutex stays."""
+    mounts = [mount("c%d" % i, "lock_wait=30") for i in range(4)]
+    errors, written = [], set()
+
+    def writer(m):
+        for k in range(8):
+            data = ("%s %d\n" % (m.client, k)) * 3000
+            try:
+                with open(m.p("hot"), "w") as f:
+                    f.write(data)
+                written.add(data.encode())
+            except OSError as e:
+                errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in mounts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    for m in mounts:
+        assert m.unmount() == 0
+    content = relay.read("hot")
+    assert content in written
+    meta, _ = placeholder(relay.read(".hot.placeholder"))
+    assert meta["checksum"] == hashlib.sha512(content).hexdigest()
+    assert relay.locks() == []
+    assert not [n for n in os.listdir(relay.dir) if n.endswith(".mutex")]
 
 
 @backends("webdav")
