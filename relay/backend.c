@@ -122,6 +122,41 @@ static void count(struct backend *b, enum backend_request_kind kind)
 	atomic_fetch_add_explicit(&b->requests[kind], 1, memory_order_relaxed);
 }
 
+const char *backend_name_problem(const char *name)
+{
+	if (!name[0])
+		return "it is empty";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "it is . or ..";
+	if (strchr(name, '/'))
+		return "it holds a '/'";
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "it holds a control character";
+	if (!g_utf8_validate(name, -1, NULL))
+		return "it is not valid UTF-8";
+	return NULL;
+}
+
+/* The one filter of hostile names, for every backend: entries whose name
+ * no file may have are dropped, each with a warning. */
+static void skip_unsafe_names(const struct backend *b, const char *dir,
+			      GPtrArray *entries)
+{
+	for (guint i = entries->len; i-- > 0;) {
+		const struct backend_entry *e = entries->pdata[i];
+		const char *why = backend_name_problem(e->name);
+		g_autofree char *shown = NULL;
+
+		if (!why)
+			continue;
+		shown = g_strescape(e->name, NULL);
+		g_warning("%s: listing of '%s': skipping \"%s\": %s",
+			  b->ops->name, dir, shown, why);
+		g_ptr_array_remove_index(entries, i);
+	}
+}
+
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
 {
 	int ret;
@@ -132,6 +167,8 @@ int backend_list(struct backend *b, const char *dir, GPtrArray **entries)
 	ret = answered(b, b->ops->list(b->state, dir, *entries));
 	if (ret < 0)
 		g_clear_pointer(entries, g_ptr_array_unref);
+	else
+		skip_unsafe_names(b, dir, *entries);
 	return ret;
 }
 

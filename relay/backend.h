@@ -79,9 +79,11 @@ struct backend_ops {
 	void (*close)(void *state);
 
 	/* Append one struct backend_entry * per child of dir to entries
-	 * (owned by the array: its free func is backend_entry_free).
-	 * Names that are unsafe (containing '/', NUL, ".", "..") are skipped
-	 * with a warning. -ENOENT when dir does not exist. */
+	 * (owned by the array: its free func is backend_entry_free). The
+	 * dispatcher (backend_list) drops, with a warning, the names no file
+	 * may have (backend_name_problem); a backend skips only what it
+	 * cannot even represent (a NUL byte). -ENOENT when dir does not
+	 * exist. */
 	int (*list)(void *state, const char *dir, GPtrArray *entries);
 	/* Fill entry (name = last segment) for path. -ENOENT when absent. */
 	int (*stat)(void *state, const char *path, struct backend_entry *entry);
@@ -168,6 +170,11 @@ void backend_close(struct backend *b);
  * ago, and none has been answered since. */
 bool backend_unanswered(struct backend *b, gint64 within_us);
 
+/* Why no file may be called name (empty, "." or "..", a '/', a control
+ * character, not UTF-8), or NULL when it may. */
+const char *backend_name_problem(const char *name);
+/* The backend's list, without the entries backend_name_problem refuses
+ * (each skipped with a warning). */
 int backend_list(struct backend *b, const char *dir, GPtrArray **entries);
 int backend_stat(struct backend *b, const char *path,
 		 struct backend_entry *entry);

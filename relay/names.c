@@ -1,6 +1,7 @@
 /* Names in a relay: recognise special names (.x.lock, .x.placeholder,
  * .x[.sub].message), find the file they belong to, and build relay paths. */
 #include "relay/names.h"
+#include "relay/backend.h"
 
 #include <glib.h>
 #include <string.h>
@@ -89,16 +90,8 @@ enum relay_special_kind relay_name_classify(const char *name, char **target)
 
 bool relay_name_is_clean(const char *name)
 {
-	if (name == NULL || name[0] == '\0')
-		return false;
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return false;
-	if (!g_utf8_validate(name, -1, NULL))
-		return false;
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
-			return false;
-	return true;
+	/* the dispatcher's filter of listings, the same for user names */
+	return name && !backend_name_problem(name);
 }
 
 bool relay_name_is_valid(const char *name)

@@ -578,21 +578,13 @@ int relay_list(struct relay *r, const char *dir, GPtrArray **files)
 	*files = NULL;
 	if (ret < 0)
 		return ret;
+	for (guint i = 0; i < entries->len; i++)
+		fold_entry(r, by_name, entries->pdata[i]);
 	for (guint i = 0; i < entries->len; i++) {
 		const struct backend_entry *e = entries->pdata[i];
 
-		if (!relay_name_is_clean(e->name)) {
-			g_warning("relay: listing of '%s' holds an unsafe name; "
-				  "skipped", dir);
-			continue;
-		}
-		fold_entry(r, by_name, e);
-	}
-	for (guint i = 0; i < entries->len; i++) {
-		const struct backend_entry *e = entries->pdata[i];
-
-		if (!e->is_dir && relay_name_is_clean(e->name) &&
-		    relay_name_classify(e->name, NULL) == RELAY_NAME_MESSAGE)
+		if (!e->is_dir && relay_name_classify(e->name, NULL) ==
+				      RELAY_NAME_MESSAGE)
 			attach_message(by_name, e->name);
 	}
 	*files = g_ptr_array_new_with_free_func(
