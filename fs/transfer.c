@@ -18,6 +18,7 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	struct cache_staged *s = node->staged;
 	g_autofree char *checksum = NULL;
 	g_autofree char *version = NULL;
+	g_autofree char *why = NULL;
 	int ret;
 
 	if (node->write_error)
@@ -25,9 +26,12 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	if (!s || !s->dirty || node->deleted)
 		return 0;
 	ret = cache_staged_checksum(s, &checksum);
+	/* one message for a failed push: the backend's words go in it */
+	relay_failures_gather();
 	if (ret == 0)
 		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
 				 s->mtime, checksum);
+	why = relay_failures_take();
 	if (ret == 0)
 		fs_listing_update(fs, s->relay_path,
 				  relay_file_pushed(fs->relay, s->relay_path,
@@ -35,7 +39,7 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	if (ret < 0) {
 		g_warning("push of %s failed: %s; its staged copy %s is kept "
 			  "and will be pushed again", s->relay_path,
-			  g_strerror(-ret), s->file);
+			  why ? why : g_strerror(-ret), s->file);
 		return ret;
 	}
 	s->dirty = false;

@@ -3,6 +3,7 @@
 #include "relay/backend.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -120,6 +121,68 @@ bool backend_unanswered(struct backend *b, gint64 within_us)
 static void count(struct backend *b, enum backend_request_kind kind)
 {
 	atomic_fetch_add_explicit(&b->requests[kind], 1, memory_order_relaxed);
+}
+
+/* A thread's gathered failures: the last sentence, while gathering. */
+struct gathered {
+	bool on;
+	char *last;
+};
+
+static void gathered_free(gpointer data)
+{
+	struct gathered *g = data;
+
+	g_free(g->last);
+	g_free(g);
+}
+
+static GPrivate gathered_key = G_PRIVATE_INIT(gathered_free);
+
+static struct gathered *gathered_here(void)
+{
+	struct gathered *g = g_private_get(&gathered_key);
+
+	if (!g) {
+		g = g_new0(struct gathered, 1);
+		g_private_set(&gathered_key, g);
+	}
+	return g;
+}
+
+void backend_failed(const char *fmt, ...)
+{
+	struct gathered *g = gathered_here();
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (!g->on) {
+		g_warning("%s", text);
+		g_free(text);
+		return;
+	}
+	g_free(g->last);
+	g->last = text;
+}
+
+void backend_failures_gather(void)
+{
+	struct gathered *g = gathered_here();
+
+	g->on = true;
+	g_clear_pointer(&g->last, g_free);
+}
+
+char *backend_failures_take(void)
+{
+	struct gathered *g = gathered_here();
+	char *last = g_steal_pointer(&g->last);
+
+	g->on = false;
+	return last;
 }
 
 const char *backend_name_problem(const char *name)

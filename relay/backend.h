@@ -157,6 +157,16 @@ struct backend {
 	_Atomic gint64 answered_at, unanswered_at;	/* monotonic us */
 };
 
+/* How a backend says why an operation failed, in one sentence naming the
+ * backend, the operation, the path and the server's words: a warning, or,
+ * while the calling thread gathers failures, kept for the caller to say
+ * in the one message it logs. */
+void backend_failed(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Keep the failures of this thread's backend calls from now on. */
+void backend_failures_gather(void);
+/* Stop keeping them: the last one (g_free), or NULL when none failed. */
+char *backend_failures_take(void);
+
 /* Pick the backend for opt->url by scheme ("/path" means local) and open
  * it. Prints nothing; on failure *message says why in one sentence. */
 int backend_open(const struct backend_options *opt, struct backend **out,

@@ -78,6 +78,16 @@ void relay_free(struct relay *r)
 	g_free(r);
 }
 
+void relay_failures_gather(void)
+{
+	backend_failures_gather();
+}
+
+char *relay_failures_take(void)
+{
+	return backend_failures_take();
+}
+
 bool relay_locks_exclusive(const struct relay *r)
 {
 	return backend_can(r->backend, BACKEND_CAN_CREATE_EXCL) ||

@@ -119,6 +119,11 @@ bool relay_unanswered(struct relay *r);
 /* Forget the placeholder of path this mount keeps: the next listing
  * reads it again (its content did not match it). */
 void relay_placeholder_forget(struct relay *r, const char *path);
+/* Keep what the backend says of this thread's failures from now on, and
+ * take the last of them (g_free; NULL when none): the caller says it in
+ * its own message, so a failure is reported once. */
+void relay_failures_gather(void);
+char *relay_failures_take(void);
 /* Can two clients never both win one lock (an atomic create, or a
  * mutex)? Elsewhere locks are advisory. */
 bool relay_locks_exclusive(const struct relay *r);

@@ -32,7 +32,8 @@ static const char *last_segment(const char *path)
 static int fail(const char *op, const char *path, int err)
 {
 	if (err != ENOENT && err != EEXIST && err != ENOTEMPTY)
-		g_warning("local: %s %s: %s", op, rel(path), g_strerror(err));
+		backend_failed("local: %s %s: %s", op, rel(path),
+			       g_strerror(err));
 	return -err;
 }
 

@@ -123,16 +123,17 @@ static char *describe(const struct request *rq)
 	return g_strdup(curl_easy_strerror(rq->code));
 }
 
-/* Logs why rq failed (with hint, may be NULL) and returns err. */
+/* Says why rq failed (with hint, may be NULL) and returns err. */
 static int report(const struct request *rq, int err, const char *hint)
 {
 	char *words = describe(rq);
 	if (rq->op == OP_OPEN)
-		g_warning("webdav: %s: %s%s%s", rq->wd->display, words,
-			  hint ? "; " : "", hint ? hint : "");
+		backend_failed("webdav: %s: %s%s%s", rq->wd->display, words,
+			       hint ? "; " : "", hint ? hint : "");
 	else
-		g_warning("webdav: %s %s: %s%s%s", rq->method, rq->target,
-			  words, hint ? "; " : "", hint ? hint : "");
+		backend_failed("webdav: %s %s: %s%s%s", rq->method,
+			       rq->target, words, hint ? "; " : "",
+			       hint ? hint : "");
 	g_free(words);
 	return err;
 }
@@ -378,7 +379,7 @@ static int get_start(struct request *rq, long status)
 	}
 	rq->skip = 0;
 	if (rq->range_start != (int64_t)rq->offset) {
-		g_warning("webdav: GET %s: asked for bytes from %" PRIu64
+		backend_failed("webdav: GET %s: asked for bytes from %" PRIu64
 			  ", got a range from %" PRId64,
 			  rq->target, rq->offset, rq->range_start);
 		return -EIO;
@@ -434,7 +435,7 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
 		return len;
 	}
 	if (rq->body->len + len > MAX_PROPFIND) {
-		g_warning("webdav: PROPFIND %s: the answer is larger than "
+		backend_failed("webdav: PROPFIND %s: the answer is larger than "
 			  "%d MiB",
 			  rq->target, MAX_PROPFIND >> 20);
 		rq->local_err = -EIO;
@@ -463,7 +464,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	while (got < 0 && errno == EINTR);
 	if (got <= 0) {
 		rq->local_err = got < 0 ? -errno : -EIO;
-		g_warning("webdav: PUT %s: reading the local file at %" PRIu64
+		backend_failed("webdav: PUT %s: reading the local file at %" PRIu64
 			  ": %s",
 			  rq->target, rq->sent,
 			  got < 0 ? g_strerror(errno) : "it got shorter");
@@ -623,7 +624,7 @@ static int attempt(struct request *rq)
 
 	if (!h) {
 		g_free(range);
-		g_warning("webdav: %s %s: libcurl cannot make a handle",
+		backend_failed("webdav: %s %s: libcurl cannot make a handle",
 			  rq->method, rq->target);
 		return -ENOMEM;
 	}
@@ -1197,7 +1198,7 @@ static int mutex_by_mkcol(void *state, const char *path)
 		backend_entry_clear(&e);
 	}
 	if (err == -EACCES)
-		g_warning("webdav: MKCOL %s: 403 Forbidden; the server refused "
+		backend_failed("webdav: MKCOL %s: 403 Forbidden; the server refused "
 			  "access with these credentials", path);
 	return err;
 }
