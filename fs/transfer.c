@@ -401,7 +401,13 @@ static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 {
 	bool removed = false;
-	int ret = verify_checksum(fs, node);
+	int ret;
+
+	if (node->pull_error) { /* checked and refused already */
+		release_read_lock_locked(fs, node);
+		return node->pull_error;
+	}
+	ret = verify_checksum(fs, node);
 
 	if (ret == -EAGAIN) {
 		g_warning("pull of %s not registered: blocks of it left the "

@@ -162,12 +162,8 @@ struct bad_case {
 #define CONF "relayfs: */relayfs/relayfs.conf: "
 
 static const struct bad_case bad_cases[] = {
-	{"pullers-junk", NULL, {"-o", "pullers=10x", "@/mnt"}, E,
-	 "relayfs: bad value for pullers: '10x' (a whole number >= 1)\n"},
-	{"pullers-negative", NULL, {"-o", "pullers=-1", "@/mnt"}, E,
-	 "relayfs: bad value for pullers: '-1' (a whole number >= 1)\n"},
-	{"pullers-empty", NULL, {"-o", "pullers=", "@/mnt"}, E,
-	 "relayfs: bad value for pullers: '' (a whole number >= 1)\n"},
+	/* the refusals test_cmdline.py shows through the program itself
+	 * are not repeated here */
 	{"pullers-zero", NULL, {"-opullers=0", "@/mnt"}, E,
 	 "relayfs: bad value for pullers: '0' (a whole number >= 1)\n"},
 	{"pullers-overflow", NULL, {"-o", "pullers=4294967296", "@/mnt"}, E,
@@ -175,9 +171,6 @@ static const struct bad_case bad_cases[] = {
 	 "1)\n"},
 	{"transfers-0", NULL, {"-o", "transfers=0", "@/mnt"}, E,
 	 "relayfs: bad value for transfers: '0' (a whole number from 1 to "
-	 "64)\n"},
-	{"transfers-65", NULL, {"-o", "transfers=65", "@/mnt"}, E,
-	 "relayfs: bad value for transfers: '65' (a whole number from 1 to "
 	 "64)\n"},
 	{"timeout-0", NULL, {"-o", "timeout=0", "@/mnt"}, E,
 	 "relayfs: bad value for timeout: '0' (a whole number from 1 to "
@@ -188,9 +181,6 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: bad value for lock_wait: '1s' (a whole number)\n"},
 	{"dir-cache", NULL, {"-o", "dir_cache=+5", "@/mnt"}, E,
 	 "relayfs: bad value for dir_cache: '+5' (a whole number)\n"},
-	{"block-not-pow2", NULL, {"-o", "block_size=3M", "@/mnt"}, E,
-	 "relayfs: bad value for block_size: '3M' (a power of two from 4K "
-	 "to 64M, such as 4M)\n"},
 	{"block-small", NULL, {"-o", "block_size=2K", "@/mnt"}, E,
 	 "relayfs: bad value for block_size: '2K' (*)\n"},
 	{"block-big", NULL, {"-o", "block_size=128M", "@/mnt"}, E,
@@ -200,36 +190,25 @@ static const struct bad_case bad_cases[] = {
 	 "1G)\n"},
 	{"cache-below-block", NULL, {"-o", "cache_size=1M", "@/mnt"}, E,
 	 "relayfs: cache_size 1048576 is smaller than block_size 4194304\n"},
-	{"checksum", NULL, {"-o", "checksum=md5", "@/mnt"}, E,
-	 "relayfs: bad value for checksum: 'md5' (sha512, sha256 or none)\n"},
 	{"insecure-value", NULL, {"-o", "insecure=maybe", "@/mnt"}, E,
 	 "relayfs: bad value for insecure: 'maybe' (true or false)\n"},
 	{"client-empty", NULL, {"-o", "client=", "@/mnt"}, E,
 	 "relayfs: bad value for client: '' (*)\n"},
-	{"client-slash", NULL, {"-o", "client=a/b", "@/mnt"}, E,
-	 "relayfs: bad value for client: 'a/b' (*)\n"},
 	{"client-colon", NULL, {"-o", "client=:x", "@/mnt"}, E,
 	 "relayfs: bad value for client: ':x' (*)\n"},
 	{"client-space", NULL, {"-o", "client= x", "@/mnt"}, E,
 	 "relayfs: bad value for client: ' x' (*)\n"},
 	{"client-trailing", NULL, {"-o", "client=x\t", "@/mnt"}, E,
 	 "relayfs: bad value for client: 'x\\x09' (*)\n"},
-	{"client-newline", NULL, {"-o", "client=a\nb", "@/mnt"}, E,
-	 "relayfs: bad value for client: 'a\\x0ab' (*)\n"},
 	{"client-section", NULL, {"-o", "client=---", "@/mnt"}, E,
 	 "relayfs: bad value for client: '---' (*)\n"},
 	{"user-empty", NULL, {"-o", "user=", "@/mnt"}, E,
 	 "relayfs: bad value for user: '' (not empty, no control "
 	 "characters)\n"},
-	{"cacert-missing", NULL, {"-o", "cacert=@/nothere", "@/mnt"}, E,
-	 "relayfs: cacert */nothere: No such file or directory\n"},
 	{"cacert-dir", NULL, {"-o", "cacert=@/relay", "@/mnt"}, E,
 	 "relayfs: cacert */relay: Is a directory\n"},
 	{"identity-missing", NULL, {"-o", "identity=@/nothere", "@/mnt"}, E,
 	 "relayfs: identity */nothere: No such file or directory\n"},
-	{"password-readable", NULL, {"-o", "password_file=@/open", "@/mnt"}, E,
-	 "relayfs: password_file */open is readable by others (mode 0644); "
-	 "chmod 600 it\n"},
 	{"password-writable", NULL, {"-o", "password_file=@/gw", "@/mnt"}, E,
 	 "relayfs: password_file */gw is writable by others (mode 0620); "
 	 "chmod 600 it\n"},
@@ -237,10 +216,6 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: password_file */empty: its first line is empty\n"},
 	{"password-missing", NULL, {"-o", "password_file=@/no", "@/mnt"}, E,
 	 "relayfs: password_file */no: No such file or directory\n"},
-	{"unknown-o", NULL, {"-o", "frobnicate=1", "@/mnt"}, U,
-	 "relayfs: unknown option 'frobnicate=1' (relayfs --help)\n"},
-	{"unknown-long", NULL, {"--frobnicate", "@/mnt"}, U,
-	 "relayfs: unknown option '--frobnicate' (relayfs --help)\n"},
 	{"unknown-short", NULL, {"-x", "@/mnt"}, U,
 	 "relayfs: unknown option '-x' (relayfs --help)\n"},
 	{"fuse2-only", NULL, {"-o", "use_ino", "@/mnt"}, U,
@@ -257,25 +232,12 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: bad value for attr_timeout: 'inf' (seconds, such as 1.5)\n"},
 	{"needs-value", NULL, {"-o", "client", "@/mnt"}, U,
 	 "relayfs: option 'client' needs a value (client=NAME)\n"},
-	{"trailing-o", NULL, {"@/mnt", "-o"}, U,
-	 "relayfs: missing argument after `-o' (relayfs --help)\n"},
-	{"trailing-relay", NULL, {"@/mnt", "--relay"}, U,
-	 "relayfs: missing argument after `--relay' (relayfs --help)\n"},
-	{"no-args", NULL, {NULL}, U,
-	 "relayfs: missing mountpoint (relayfs --help)\n"},
 	{"only-options", NULL, {"-f", "-o", "client=x"}, U,
 	 "relayfs: missing mountpoint (relayfs --help)\n"},
 	{"url-only", NULL, {"webdav://host/x", "-f"}, U,
 	 "relayfs: missing mountpoint (relayfs --help)\n"},
 	{"three-args", NULL, {"@/relay", "@/mnt", "extra"}, U,
 	 "relayfs: unexpected argument 'extra' (relayfs --help)\n"},
-	{"mnt-missing", NULL, {"@/nope"}, E,
-	 "relayfs: mountpoint */nope: No such file or directory\n"},
-	{"mnt-file", NULL, {"@/file"}, E,
-	 "relayfs: mountpoint */file: Not a directory\n"},
-	{"relay-relative", NULL, {"relay", "@/mnt"}, E,
-	 "relayfs: bad relay URL 'relay': neither an absolute path nor a "
-	 "URL\n"},
 	{"relay-scheme", NULL, {"gopher://h/x", "@/mnt"}, E,
 	 "relayfs: bad relay URL 'gopher://h/x': unknown scheme (*)\n"},
 	{"relay-no-host", NULL, {"webdav:///x", "@/mnt"}, E,
@@ -297,13 +259,8 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: bad relay URL 'webdavs://h:99999/x': *\n"},
 	{"relay-file-host", NULL, {"file://host/x", "@/mnt"}, E,
 	 "relayfs: bad relay URL 'file://host/x': a file URL names no host*\n"},
-	{"relay-dir-missing", NULL, {"@/nothere", "@/mnt"}, E,
-	 "relayfs: relay directory */nothere: No such file or directory\n"},
 	{"relay-dir-file", NULL, {"file://@/file", "@/mnt"}, E,
 	 "relayfs: relay directory */file: Not a directory\n"},
-	{"relay-in-mnt", NULL, {"@/mnt/inner", "@/mnt"}, E,
-	 "relayfs: relay directory */mnt/inner is inside the mountpoint "
-	 "*/mnt\n"},
 	{"relay-is-mnt", NULL, {"@/relay", "@/relay"}, E,
 	 "relayfs: relay directory */relay is also the mountpoint */relay\n"},
 	{"mnt-in-relay", NULL, {"@/mnt", "@/mnt/inner"}, E,
@@ -311,21 +268,8 @@ static const struct bad_case bad_cases[] = {
 	 "*/mnt\n"},
 	{"cache-in-mnt", NULL, {"-o", "cache_dir=@/mnt/c", "@/mnt"}, E,
 	 "relayfs: cache_dir */mnt/c is inside the mountpoint */mnt\n"},
-	{"conf-unknown-key", "[relay]\nfoo=1\n", {"@/mnt"}, E,
-	 CONF "unknown key 'foo' in [relay]\n"},
-	{"conf-unknown-group", "[realy]\nclient=x\n", {"@/mnt"}, E,
-	 CONF "unknown group [realy] (only [relay] is read)\n"},
-	{"conf-bad-value", "[relay]\npullers=abc\n", {"@/mnt"}, E,
-	 CONF "bad value for pullers: 'abc' (a whole number >= 1)\n"},
 	{"conf-bad-escape", "[relay]\nclient=\\q\n", {"@/mnt"}, E,
 	 CONF "bad value for client: *\n"},
-	{"conf-garbage", "this is not a key file\n", {"@/mnt"}, E,
-	 CONF "Key file contains line*\n"},
-	{"conf-bad-relay", "[relay]\nrelay=nowhere\n", {"@/mnt"}, E,
-	 CONF "bad relay URL 'nowhere': *\n"},
-	{"conf-password-mode", "[relay]\npassword_file=@/open\n", {"@/mnt"}, E,
-	 CONF "password_file */open is readable by others (mode 0644); "
-	      "chmod 600 it\n"},
 	{"conf-bool", "[relay]\ninsecure=yes please\n", {"@/mnt"}, E,
 	 CONF "bad value for insecure: 'yes please' (true or false)\n"},
 };
@@ -519,6 +463,7 @@ static void test_o_lists(void)
 				   "pullers=3,transfers=64,block_size=1MiB,"
 				   "cache_size=2g,checksum=none,insecure",
 				   "-olock_wait=0,lock_timeout=60,dir_cache=0",
+				   "-o", "advisory_locks,ro",
 				   "-o", "user=bob,endpoint=http://minio:9000,"
 					 "region=eu-west-1,cacert=@/ca.pem",
 				   "-o", "password_file=@/secret,client=pc 2",
@@ -531,6 +476,8 @@ static void test_o_lists(void)
 	g_assert_cmpuint(cfg.cache_size, ==, 2ULL << 30);
 	g_assert_cmpint(cfg.checksum, ==, CACHE_HASH_NONE);
 	g_assert_true(cfg.insecure);
+	g_assert_true(cfg.advisory_locks);
+	g_assert_true(cfg.read_only);
 	g_assert_cmpuint(cfg.lock_wait, ==, 0);
 	g_assert_cmpuint(cfg.lock_timeout, ==, 60);
 	g_assert_cmpuint(cfg.dir_cache, ==, 0);
