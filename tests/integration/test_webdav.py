@@ -1,6 +1,7 @@
 """WebDAV relays through real mounts of a real Apache mod_dav: requests per
 operation counted in Apache's access log, TLS with a private CA, basic
-authentication, and a server whose PROPFIND answers hold hostile hrefs."""
+authentication, a server whose PROPFIND answers hold hostile hrefs, and
+one that offers no exclusive step."""
 
 import http.server
 import os
@@ -8,6 +9,7 @@ import subprocess
 import threading
 import time
 
+import pytest
 
 import servers
 from conftest import BIN, Mount, Relay
@@ -241,5 +243,31 @@ def test_hostile_propfind_hrefs_are_skipped(tmp_path):
         finally:
             assert m.unmount() == 0
         assert "skip" in m.text().lower()
+    finally:
+        httpd.shutdown()
+
+
+def test_a_server_without_an_exclusive_step_mounts_read_only_or_advisory(
+        tmp_path):
+    """The probe cannot make a folder here (the server refuses MKCOL):
+    no mutex, so a writable mount is refused, saying why, unless the user
+    accepts advisory locks."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileDav)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = "webdav://127.0.0.1:%d/dav" % httpd.server_address[1]
+        rel = Relay("webdav", str(tmp_path), url)
+        with pytest.raises(AssertionError) as e:
+            Mount(rel, "alice", str(tmp_path), ())
+        assert "relayfs exited (1)" in str(e.value)
+        assert "no exclusive step: the probe could not make a folder" in \
+            str(e.value)
+        assert "-o advisory_locks" in str(e.value)
+        m = Mount(rel, "bob", str(tmp_path), ("advisory_locks",))
+        try:
+            assert "good.txt" in os.listdir(m.path)
+        finally:
+            assert m.unmount() == 0
+        assert "locks are advisory" in m.text()
     finally:
         httpd.shutdown()
