@@ -18,7 +18,7 @@ def wait_for(predicate, seconds):
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.2)
+        time.sleep(0.05)
     return predicate()
 
 
@@ -152,11 +152,16 @@ def test_a_hung_push_holds_up_nothing_else(relay, mount):
             f.close()
         except OSError as e:
             failed.append(e.errno)
+    def mkcols():  # the push's first request, counted as it is sent
+        stats = os.getxattr(alice.path, "user.relay.stats").decode()
+        return int(stats.split("mkdir=")[1].split()[0])
+
     try:
         closer = threading.Thread(target=close)
+        sent = mkcols()
         start = time.monotonic()
         closer.start()
-        time.sleep(0.5)
+        assert wait_for(lambda: mkcols() > sent, 3)
         names = sorted(os.listdir(alice.path))
         with open(alice.p("other.txt")) as other:
             assert other.read() == "other\n"
