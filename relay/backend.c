@@ -329,9 +329,11 @@ int backend_put_data_if(struct backend *b, const char *path, const void *data,
 
 	if (!b->ops->put_data_if || !etag)
 		return -ENOSYS;
+	ret = b->ops->put_data_if(b->state, path, data, len, etag);
+	if (ret == -ENOSYS) /* the server would not heed it: nothing sent */
+		return ret;
 	count(b, BACKEND_REQ_PUT);
-	ret = answered(b, b->ops->put_data_if(b->state, path, data, len,
-					      etag));
+	answered(b, ret);
 	if (ret == 0)
 		atomic_fetch_add_explicit(&b->bytes_up, len, memory_order_relaxed);
 	return ret;
@@ -344,8 +346,11 @@ int backend_create_excl(struct backend *b, const char *path, const void *data,
 
 	if (!b->ops->create_excl)
 		return -ENOSYS;
+	ret = b->ops->create_excl(b->state, path, data, len);
+	if (ret == -ENOSYS) /* the server would not heed it: nothing sent */
+		return ret;
 	count(b, BACKEND_REQ_CREATE);
-	ret = answered(b, b->ops->create_excl(b->state, path, data, len));
+	answered(b, ret);
 	if (ret == 0)
 		atomic_fetch_add_explicit(&b->bytes_up, len, memory_order_relaxed);
 	return ret;
