@@ -28,8 +28,10 @@
  * 4. cache->mutex (cache/blocks.c), then cache_item->mutex: the cache's
  *    items and their block maps; neither is held while a block is fetched.
  *    cache_meta->mutex (cache/meta.c) is a leaf.
- * 5. http_pool->lock (relay/backends/http.c): the idle curl handles; a
- *    leaf, never held while calling out.
+ * 5. transport->pool_lock (relay/backends/transport.c): the idle curl
+ *    handles; a leaf, never held while calling out. webdav->tokens_mutex
+ *    (relay/backends/webdav.c, its LOCK tokens) and the thread-local
+ *    gathered failures (relay/backend.c) are leaves too.
  * 6. relayfs->retry_mutex (fs/transfer.c): only around the retry
  *    thread's wait and its stop flag; a leaf.
  */

@@ -1,7 +1,7 @@
 /* The WebDAV backend (RFC 4918 over libcurl) for webdav://, webdavs://,
  * http:// and https:// relays such as Apache mod_dav or Nextcloud. */
 #include "relay/backend.h"
-#include "relay/backends/http.h"
+#include "relay/backends/transport.h"
 #include "relay/backends/webdav_probe.h"
 #include "relay/backends/webdav_xml.h"
 
@@ -13,16 +13,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#ifndef RELAYFS_VERSION
-#define RELAYFS_VERSION "dev"
-#endif
-
 enum {
-	MAX_ATTEMPTS = 3,	  /* for requests that may be repeated */
-	BACKOFF_MS = 250,	  /* then 4 times more each retry */
 	MAX_PROPFIND = 256 << 20, /* bytes of a PROPFIND answer */
-	MAX_ERROR_BODY = 4096,	  /* bytes of an error page kept */
-	BUFFER_SIZE = 256 << 10,  /* curl's receive and send buffers */
 	STATFS_BLOCK = 4096,
 };
 
@@ -48,8 +40,8 @@ enum op {
 	OP_PROBE	/* any answer is the result: nothing is mapped */
 };
 
-/* Everything is read-only after open but digest, which is atomic, and
- * lock_tokens, under tokens_mutex (a leaf: nothing is taken under it). */
+/* Everything is read-only after open but lock_tokens, under tokens_mutex
+ * (a leaf: nothing is taken under it). */
 struct webdav {
 	char *origin;		  /* "https://host[:port]", never credentials */
 	char *base_path;	  /* percent-encoded, no trailing '/', or "" */
@@ -59,11 +51,8 @@ struct webdav {
 	GPtrArray *base_segments; /* decoded segments of base_path */
 	char *user;
 	char *password; /* never logged */
-	char *cacert;
-	bool insecure;
-	long connect_timeout, io_timeout;
-	_Atomic int digest; /* the server asked for Digest auth */
-	struct http_pool *pool;
+	long io_timeout;
+	struct transport *transport;
 	char *server;		   /* its Server header, "" when it sends none */
 	struct webdav_facts facts; /* what the probe found it does */
 	enum webdav_mutex_step mutex_step;
@@ -71,41 +60,17 @@ struct webdav {
 	GHashTable *lock_tokens; /* mutex path -> "<token>" of our LOCK */
 };
 
-/* One backend call: its request, repeated on transient failures. */
+/* One backend call: its transfer (transport.h), and what WebDAV reads of
+ * the answers. */
 struct request {
+	struct transfer t;
 	struct webdav *wd;
 	enum op op;
-	const char *method;
-	char *target; /* the encoded server path, for messages */
-	char *url;
-	struct curl_slist *headers;
-	const char *post; /* a PROPFIND body */
-	int fd;		  /* upload from fd when >= 0, else from data */
-	const void *data;
-	uint64_t size, sent;
-	bool upload;
-	GString *body;	      /* a PROPFIND answer, or the error page */
-	backend_sink_fn sink; /* GET: where the bytes go */
+	char *target;		 /* the encoded server path, for messages */
 	const char *expect_etag; /* GET: the version asked for, or NULL */
 	char etag[160];		 /* the answer's ETag, without W/ */
 	char server[128];	 /* the answer's Server header */
-	int64_t last_modified;	 /* its Last-Modified, or -1 */
-	int64_t total_size;	 /* the whole file's size it tells, or -1 */
 	char lock_token[256];	 /* the answer's Lock-Token header */
-	void *ctx;
-	uint64_t offset, remaining; /* GET: still wanted; UINT64_MAX: all */
-	uint64_t skip;		    /* GET: bytes of a 200 answer to drop */
-	bool started, done;	    /* GET: sink fed in this attempt, all got */
-	int local_err;		    /* a sink's errno, or a logged failure */
-	bool maybe_done; /* an earlier attempt may have taken effect */
-	bool used_digest;
-	CURL *handle;  /* during an attempt */
-	CURLcode code; /* of the last attempt */
-	long status;
-	char reason[96];
-	int64_t range_start; /* of Content-Range, or -1 */
-	bool digest_challenge;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 static const char *const webdav_schemes[] = {"webdav", "webdavs", "http",
@@ -113,25 +78,16 @@ static const char *const webdav_schemes[] = {"webdav", "webdavs", "http",
 
 /* ---- reporting and the status mapping ---- */
 
-/* The answer in words: "503 Service Unavailable", or curl's reason. */
-static char *describe(const struct request *rq)
-{
-	if (rq->code == CURLE_OK)
-		return g_strdup_printf("%ld %s", rq->status, rq->reason);
-	if (rq->errbuf[0])
-		return g_strdup(rq->errbuf);
-	return g_strdup(curl_easy_strerror(rq->code));
-}
 
 /* Says why rq failed (with hint, may be NULL) and returns err. */
 static int report(const struct request *rq, int err, const char *hint)
 {
-	char *words = describe(rq);
+	char *words = transfer_describe(&rq->t);
 	if (rq->op == OP_OPEN)
 		backend_failed("webdav: %s: %s%s%s", rq->wd->display, words,
 			       hint ? "; " : "", hint ? hint : "");
 	else
-		backend_failed("webdav: %s %s: %s%s%s", rq->method,
+		backend_failed("webdav: %s %s: %s%s%s", rq->t.method,
 			       rq->target, words, hint ? "; " : "",
 			       hint ? hint : "");
 	g_free(words);
@@ -149,7 +105,7 @@ static const char *transport_hint(CURLcode code)
 
 static const char *refused_hint(const struct request *rq)
 {
-	if (rq->status == 403)
+	if (rq->t.status == 403)
 		return "the server refused access with these credentials";
 	if (!rq->wd->user)
 		return "the server wants credentials: give user= and "
@@ -168,20 +124,20 @@ static int map_result(const struct request *rq)
 			 rq->op == OP_RENAME;
 	/* a repeated DELETE finding nothing: the earlier one did it */
 	bool deleted =
-	    rq->maybe_done && (rq->op == OP_REMOVE || rq->op == OP_RMDIR ||
+	    rq->t.maybe_done && (rq->op == OP_REMOVE || rq->op == OP_RMDIR ||
 			       rq->op == OP_MUTEX_REMOVE);
 	int transport_err =
-	    rq->code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+	    rq->t.code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 
-	if (rq->local_err)
-		return rq->local_err;
-	if (rq->done)
+	if (rq->t.local_err)
+		return rq->t.local_err;
+	if (rq->t.done)
 		return 0;
-	if (rq->code != CURLE_OK)
-		return report(rq, transport_err, transport_hint(rq->code));
+	if (rq->t.code != CURLE_OK)
+		return report(rq, transport_err, transport_hint(rq->t.code));
 	if (rq->op == OP_PROBE)
 		return 0;
-	switch (rq->status) {
+	switch (rq->t.status) {
 	case 200:
 	case 201:
 	case 202:
@@ -212,11 +168,11 @@ static int map_result(const struct request *rq)
 		return deleted ? 0 : -ENOENT;
 	case 405:
 		if (rq->op == OP_MUTEX)
-			return rq->maybe_done ? report(rq, -EIO, "an earlier "
+			return rq->t.maybe_done ? report(rq, -EIO, "an earlier "
 				"attempt may have made it") : -EEXIST;
 		if (rq->op != OP_MKDIR)
 			return report(rq, -EIO, NULL);
-		return rq->maybe_done ? 0 : -EEXIST;
+		return rq->t.maybe_done ? 0 : -EEXIST;
 	case 409:
 		if (rq->op == OP_UNLOCK)
 			return 0; /* the lock went with the path (lighttpd) */
@@ -232,7 +188,7 @@ static int map_result(const struct request *rq)
 		return rq->op == OP_GET ? 0 : report(rq, -EIO, NULL);
 	case 423:
 		if (rq->op == OP_MUTEX_LOCK)
-			return rq->maybe_done ? report(rq, -EIO, "an earlier "
+			return rq->t.maybe_done ? report(rq, -EIO, "an earlier "
 				"attempt may have taken it") : -EEXIST;
 		if (rq->op == OP_MUTEX_REMOVE)
 			return -ESTALE; /* held again: not stale */
@@ -244,47 +200,21 @@ static int map_result(const struct request *rq)
 	}
 }
 
-/* ---- curl callbacks ---- */
+/* ---- what WebDAV reads of an answer ---- */
 
-static void header_status(struct request *rq, const char *line, size_t len)
+/* A header's value, trimmed, printable ASCII only, into out. */
+static void header_copy(const struct transfer *t, const char *name,
+			char *out, size_t size)
 {
-	const char *sp = memchr(line, ' ', len);
-	size_t n = 0;
+	const char *value = transfer_header(t, name);
+	size_t n = 0, len;
 
-	rq->range_start = -1;
-	rq->etag[0] = '\0';
-	rq->server[0] = '\0';
-	rq->lock_token[0] = '\0';
-	rq->last_modified = rq->total_size = -1;
-	rq->digest_challenge = false;
-	rq->reason[0] = '\0';
-	sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
-	if (!sp)
+	out[0] = '\0';
+	if (!value)
 		return;
-	for (sp++; sp < line + len && n + 1 < sizeof(rq->reason); sp++)
-		if (g_ascii_isprint(*sp))
-			rq->reason[n++] = *sp;
-	rq->reason[n] = '\0';
-}
-
-/* Keep an ETag header's value, trimmed, without a weak mark (Apache's is
- * weak while the file is under a second old; it names one version). */
-static void header_etag(struct request *rq, const char *value, size_t len)
-{
-	g_autofree char *text = g_strstrip(g_strndup(value, len));
-	const char *tag = g_str_has_prefix(text, "W/") ? text + 2 : text;
-
-	g_strlcpy(rq->etag, tag, sizeof(rq->etag));
-}
-
-/* Keep a header's value, trimmed, printable ASCII only. */
-static void header_copy(char *out, size_t size, const char *value,
-			size_t len)
-{
-	size_t n = 0;
-
-	while (len && g_ascii_isspace(*value))
-		value++, len--;
+	while (g_ascii_isspace(*value))
+		value++;
+	len = strlen(value);
 	while (len && g_ascii_isspace(value[len - 1]))
 		len--;
 	for (size_t i = 0; i < len && n + 1 < size; i++)
@@ -293,47 +223,40 @@ static void header_copy(char *out, size_t size, const char *value,
 	out[n] = '\0';
 }
 
-static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
+/* The ETag without a weak mark (Apache's is weak while the file is under
+ * a second old; it names one version), the Server and Lock-Token. */
+static void read_headers(struct request *rq)
 {
-	struct request *rq = arg;
-	size_t len = size * nitems;
-	char *text;
+	char etag[sizeof(rq->etag)];
 
-	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-		header_status(rq, line, len);
-		return len;
-	}
-	text = g_ascii_strdown(line, (gssize)len);
-	if (g_str_has_prefix(text, "content-range:")) {
-		const char *bytes = strstr(text, "bytes ");
-		const char *total = strchr(text, '/');
-
-		if (bytes && g_ascii_isdigit(bytes[6]))
-			rq->range_start = g_ascii_strtoll(bytes + 6, NULL, 10);
-		if (total && g_ascii_isdigit(total[1]))
-			rq->total_size = g_ascii_strtoll(total + 1, NULL, 10);
-	} else if (g_str_has_prefix(text, "content-length:")) {
-		if (rq->total_size < 0 && rq->range_start < 0)
-			rq->total_size = g_ascii_strtoll(text + 15, NULL, 10);
-	} else if (g_str_has_prefix(text, "last-modified:")) {
-		g_autofree char *date = g_strstrip(g_strdup(text + 14));
-		time_t t = curl_getdate(date, NULL);
-
-		rq->last_modified = t == (time_t)-1 ? -1 : (int64_t)t;
-	} else if (g_str_has_prefix(text, "etag:")) {
-		header_etag(rq, line + 5, len - 5);
-	} else if (g_str_has_prefix(text, "server:")) {
-		header_copy(rq->server, sizeof(rq->server), line + 7, len - 7);
-	} else if (g_str_has_prefix(text, "lock-token:")) {
-		header_copy(rq->lock_token, sizeof(rq->lock_token), line + 11,
-			    len - 11);
-	} else if (g_str_has_prefix(text, "www-authenticate:") &&
-		   strstr(text, "digest")) {
-		rq->digest_challenge = true;
-	}
-	g_free(text);
-	return len;
+	header_copy(&rq->t, "ETag", etag, sizeof(etag));
+	g_strlcpy(rq->etag, g_str_has_prefix(etag, "W/") ? etag + 2 : etag,
+		  sizeof(rq->etag));
+	header_copy(&rq->t, "Server", rq->server, sizeof(rq->server));
+	header_copy(&rq->t, "Lock-Token", rq->lock_token,
+		    sizeof(rq->lock_token));
 }
+
+static void on_answer(struct transfer *t)
+{
+	read_headers(t->owner);
+}
+
+/* Content-Range "bytes A-B/T": A (and T into *total when given). */
+static int64_t range_start(const struct transfer *t, int64_t *total)
+{
+	const char *v = transfer_header(t, "Content-Range");
+	const char *slash;
+
+	*total = -1;
+	if (!v || !g_str_has_prefix(v, "bytes ") || !g_ascii_isdigit(v[6]))
+		return -1;
+	slash = strchr(v, '/');
+	if (slash && g_ascii_isdigit(slash[1]))
+		*total = g_ascii_strtoll(slash + 1, NULL, 10);
+	return g_ascii_strtoll(v + 6, NULL, 10);
+}
+
 
 /* Where a server's GET does not give the ETag its listing gave (nginx
  * lists none, lighttpd's GET sends none), a file's tag is made of its
@@ -346,174 +269,67 @@ static char *stamp_of(int64_t mtime, uint64_t size)
 			       size);
 }
 
-/* Is the answer another version than the one asked for? */
-static bool answer_replaced(const struct request *rq, long status)
+/* Is the answer another version than the one asked for? total: the
+ * file's size the answer tells, or -1. */
+static bool answer_replaced(const struct request *rq, int64_t total)
 {
 	g_autofree char *stamp = NULL;
+	const char *modified;
+	time_t mtime;
 
 	if (!rq->expect_etag)
 		return false;
 	if (!g_str_has_prefix(rq->expect_etag, STAMP_PREFIX))
 		return rq->etag[0] && strcmp(rq->etag, rq->expect_etag) != 0;
-	if (rq->total_size < 0)
+	if (total < 0)
 		return false; /* it does not tell */
-	if (rq->last_modified < 0) { /* the size alone */
+	modified = transfer_header(&rq->t, "Last-Modified");
+	mtime = modified ? curl_getdate(modified, NULL) : (time_t)-1;
+	if (mtime == (time_t)-1) { /* the size alone */
 		g_autofree char *size = g_strdup_printf("-%" PRId64 "\"",
-							rq->total_size);
+							total);
 
 		return !g_str_has_suffix(rq->expect_etag, size);
 	}
-	stamp = stamp_of(rq->last_modified, (uint64_t)rq->total_size);
+	stamp = stamp_of((int64_t)mtime, (uint64_t)total);
 	return strcmp(stamp, rq->expect_etag) != 0;
 }
 
-/* First bytes of a 200/206 answer to a GET: where do they start? */
-static int get_start(struct request *rq, long status)
+/* First bytes of a 200/206 answer to a GET: which version, and where do
+ * they start? */
+static int on_start(struct transfer *t)
 {
-	rq->started = true;
-	if (answer_replaced(rq, status))
+	struct request *rq = t->owner;
+	int64_t total = -1, start = range_start(t, &total);
+	curl_off_t length = -1;
+
+	read_headers(rq);
+	if (t->status == 0)
+		curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &t->status);
+	if (start < 0) { /* a 200: the whole file */
+		curl_easy_getinfo(t->handle,
+				  CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+		total = length;
+	}
+	if (answer_replaced(rq, total))
 		return -ESTALE; /* replaced since it was listed */
-	if (status == 200) {
-		rq->skip = rq->offset; /* the server ignored Range */
+	if (t->status == 200) {
+		t->skip = t->offset; /* the server ignored Range */
+		t->whole = true;
 		return 0;
 	}
-	rq->skip = 0;
-	if (rq->range_start != (int64_t)rq->offset) {
+	t->skip = 0;
+	if (start != (int64_t)t->offset) {
 		backend_failed("webdav: GET %s: asked for bytes from %" PRIu64
-			  ", got a range from %" PRId64,
-			  rq->target, rq->offset, rq->range_start);
+			       ", got a range from %" PRId64,
+			       rq->target, t->offset, start);
 		return -EIO;
 	}
 	return 0;
 }
 
-static size_t get_write(struct request *rq, const char *p, size_t len)
-{
-	long status = 0;
-	size_t drop, give;
-	int err;
 
-	curl_easy_getinfo(rq->handle, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 && status != 206) {
-		if (rq->body->len < MAX_ERROR_BODY)
-			g_string_append_len(rq->body, p, (gssize)len);
-		return len;
-	}
-	err = rq->started ? 0 : get_start(rq, status);
-	if (err) {
-		rq->local_err = err;
-		return 0;
-	}
-	drop = (size_t)MIN((uint64_t)len, rq->skip);
-	rq->skip -= drop;
-	give = (size_t)MIN((uint64_t)(len - drop), rq->remaining);
-	err = give ? rq->sink(rq->ctx, p + drop, give) : 0;
-	if (err) {
-		rq->local_err = err;
-		return 0;
-	}
-	rq->offset += give;
-	if (rq->remaining != UINT64_MAX)
-		rq->remaining -= give;
-	if (rq->remaining == 0 && (status == 200 || drop + give < len)) {
-		rq->done = true; /* stop a server sending too much */
-		return 0;
-	}
-	return len;
-}
-
-static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct request *rq = arg;
-	size_t len = size * nmemb;
-
-	if (rq->op == OP_GET)
-		return get_write(rq, p, len);
-	if (!rq->post) { /* an error page or a bodiless answer */
-		if (rq->body->len < MAX_ERROR_BODY)
-			g_string_append_len(rq->body, p, (gssize)len);
-		return len;
-	}
-	if (rq->body->len + len > MAX_PROPFIND) {
-		backend_failed("webdav: PROPFIND %s: the answer is larger than "
-			  "%d MiB",
-			  rq->target, MAX_PROPFIND >> 20);
-		rq->local_err = -EIO;
-		return 0;
-	}
-	g_string_append_len(rq->body, p, (gssize)len);
-	return len;
-}
-
-static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct request *rq = arg;
-	size_t want =
-	    (size_t)MIN((uint64_t)(size * nitems), rq->size - rq->sent);
-	ssize_t got;
-
-	if (want == 0)
-		return 0;
-	if (rq->fd < 0) {
-		memcpy(buf, (const char *)rq->data + rq->sent, want);
-		rq->sent += want;
-		return want;
-	}
-	do
-		got = pread(rq->fd, buf, want, (off_t)rq->sent);
-	while (got < 0 && errno == EINTR);
-	if (got <= 0) {
-		rq->local_err = got < 0 ? -errno : -EIO;
-		backend_failed("webdav: PUT %s: reading the local file at %" PRIu64
-			  ": %s",
-			  rq->target, rq->sent,
-			  got < 0 ? g_strerror(errno) : "it got shorter");
-		return CURL_READFUNC_ABORT;
-	}
-	rq->sent += (uint64_t)got;
-	return (size_t)got;
-}
-
-static int seek_cb(void *arg, curl_off_t offset, int origin)
-{
-	struct request *rq = arg;
-
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > rq->size)
-		return CURL_SEEKFUNC_CANTSEEK;
-	rq->sent = (uint64_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-/* ---- handles and requests ---- */
-
-/* The pool's setup: the options every request shares. */
-static void setup_handle(CURL *h, void *arg)
-{
-	const struct webdav *wd = arg;
-
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "relayfs/" RELAYFS_VERSION);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, wd->connect_timeout);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, wd->io_timeout);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)BUFFER_SIZE);
-	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)BUFFER_SIZE);
-	curl_easy_setopt(h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-	if (wd->user)
-		curl_easy_setopt(h, CURLOPT_USERNAME, wd->user);
-	if (wd->password)
-		curl_easy_setopt(h, CURLOPT_PASSWORD, wd->password);
-	if (wd->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, wd->cacert);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, wd->insecure ? 0L : 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, wd->insecure ? 0L : 2L);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-}
+/* ---- requests ---- */
 
 /* The server path of a relay path: collections get a trailing '/'. */
 static char *target_of(const struct webdav *wd, const char *path,
@@ -523,12 +339,20 @@ static char *target_of(const struct webdav *wd, const char *path,
 
 	if (!*path)
 		return g_strconcat(wd->base_path, "/", NULL);
-	enc = http_encode_path(path);
+	enc = g_uri_escape_string(path, "/", FALSE);
 	target =
 	    g_strconcat(wd->base_path, "/", enc, collection ? "/" : "", NULL);
 	g_free(enc);
 	return target;
 }
+
+static bool may_retry(const struct transfer *t);
+
+static const struct transfer_hooks hooks = {
+	.on_start = on_start,
+	.may_retry = may_retry,
+	.on_answer = on_answer,
+};
 
 static void request_init(struct request *rq, struct webdav *wd, enum op op,
 			 const char *method, const char *path, bool collection)
@@ -536,182 +360,62 @@ static void request_init(struct request *rq, struct webdav *wd, enum op op,
 	memset(rq, 0, sizeof(*rq));
 	rq->wd = wd;
 	rq->op = op;
-	rq->method = method;
-	rq->fd = -1;
 	rq->target = target_of(wd, path, collection);
-	rq->url = g_strconcat(wd->origin, rq->target, NULL);
-	rq->body = g_string_new(NULL);
-	rq->remaining = UINT64_MAX;
-	/* no "Expect: 100-continue" round trip before a body */
-	rq->headers = curl_slist_append(NULL, "Expect:");
+	transfer_init(&rq->t, wd->transport, &hooks, rq, method,
+		      g_strconcat(wd->origin, rq->target, NULL), rq->target);
 }
 
 static void request_clear(struct request *rq)
 {
-	curl_slist_free_all(rq->headers);
-	g_string_free(rq->body, TRUE);
-	g_free(rq->url);
+	transfer_clear(&rq->t);
 	g_free(rq->target);
 }
 
 static void add_header(struct request *rq, const char *header)
 {
-	rq->headers = curl_slist_append(rq->headers, header);
-}
-
-/* Sets what differs between requests; every such option, every time. */
-static void prepare(CURL *h, struct request *rq, const char *range)
-{
-	rq->used_digest = atomic_load(&rq->wd->digest) != 0;
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rq->errbuf);
-	curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, rq->upload ? 1L : 0L);
-	if (rq->upload)
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)rq->size);
-	if (rq->post) { /* after UPLOAD, which resets the method */
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
-				 (long)strlen(rq->post));
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->post);
-	}
-	/* GET and PUT (UPLOAD) are curl's own; the others are named */
-	if (strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "PUT") == 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-	else
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
-	curl_easy_setopt(h, CURLOPT_RANGE, range);
-	curl_easy_setopt(h, CURLOPT_HTTPAUTH,
-			 rq->used_digest ? CURLAUTH_DIGEST : CURLAUTH_BASIC);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, rq);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, rq);
-	curl_easy_setopt(h, CURLOPT_READDATA, rq);
-	curl_easy_setopt(h, CURLOPT_SEEKDATA, rq);
-}
-
-/* "bytes=A-B" for what a GET still wants, or NULL for all of it. */
-static char *range_of(const struct request *rq)
-{
-	if (rq->op != OP_GET ||
-	    (rq->offset == 0 && rq->remaining == UINT64_MAX))
-		return NULL;
-	if (rq->remaining == UINT64_MAX ||
-	    rq->remaining - 1 > UINT64_MAX - 1 - rq->offset)
-		return g_strdup_printf("%" PRIu64 "-", rq->offset);
-	return g_strdup_printf("%" PRIu64 "-%" PRIu64, rq->offset,
-			       rq->offset + rq->remaining - 1);
-}
-
-/* The handle goes back to the pool pointing at nothing of rq's (which
- * lives on a stack): curl may still write an error while it closes a
- * connection later, even from curl_easy_cleanup. */
-static void forget_request(CURL *h)
-{
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
-	curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
-}
-
-static int attempt(struct request *rq)
-{
-	CURL *h = http_pool_acquire(rq->wd->pool);
-	char *range = range_of(rq);
-
-	if (!h) {
-		g_free(range);
-		backend_failed("webdav: %s %s: libcurl cannot make a handle",
-			  rq->method, rq->target);
-		return -ENOMEM;
-	}
-	rq->handle = h;
-	rq->sent = 0;
-	rq->started = false;
-	rq->status = 0;
-	rq->reason[0] = rq->errbuf[0] = '\0';
-	rq->range_start = -1;
-	g_string_truncate(rq->body, 0);
-	prepare(h, rq, range);
-	rq->code = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
-	rq->handle = NULL;
-	forget_request(h);
-	http_pool_release(rq->wd->pool, h);
-	g_free(range);
-	return 0;
-}
-
-static bool connect_failed(CURLcode code)
-{
-	return code == CURLE_COULDNT_CONNECT ||
-	       code == CURLE_COULDNT_RESOLVE_HOST ||
-	       code == CURLE_COULDNT_RESOLVE_PROXY;
+	transfer_add_header(&rq->t, header);
 }
 
 /* May the request be sent again after this answer? A create_excl or a
  * MOVE only when it surely never reached the server. */
-static bool retryable(const struct request *rq)
+static bool may_retry(const struct transfer *t)
 {
+	const struct request *rq = t->owner;
+
 	/* a repeated conditional PUT would find its own change: -ESTALE */
 	bool idempotent = rq->op != OP_CREATE && rq->op != OP_RENAME &&
 			  rq->op != OP_PUT_IF && rq->op != OP_MUTEX &&
 			  rq->op != OP_MUTEX_LOCK && rq->op != OP_PROBE &&
 			  rq->op != OP_MUTEX_REMOVE && rq->op != OP_REMOVE_ONCE;
 
-	if (rq->local_err || rq->done)
+	if (rq->t.local_err || rq->t.done)
 		return false;
 	/* 423: rclone serve locks a path for the time of each request on
 	 * it, so a PUT just after another client's DELETE may find it */
-	if (rq->code == CURLE_OK)
+	if (rq->t.code == CURLE_OK)
 		return idempotent &&
-		       ((rq->status >= 500 && rq->status != 501 &&
-			 rq->status != 505 && rq->status != 507) ||
-			rq->status == 423);
-	if (connect_failed(rq->code))
+		       ((rq->t.status >= 500 && rq->t.status != 501 &&
+			 rq->t.status != 505 && rq->t.status != 507) ||
+			rq->t.status == 423);
+	if (transfer_connect_failed(t))
 		return true;
 	return idempotent &&
-	       (rq->code == CURLE_SEND_ERROR || rq->code == CURLE_RECV_ERROR ||
-		rq->code == CURLE_GOT_NOTHING ||
-		rq->code == CURLE_PARTIAL_FILE || rq->code == CURLE_HTTP2 ||
-		rq->code == CURLE_HTTP2_STREAM ||
-		rq->code == CURLE_SSL_CONNECT_ERROR);
+	       (rq->t.code == CURLE_SEND_ERROR || rq->t.code == CURLE_RECV_ERROR ||
+		rq->t.code == CURLE_GOT_NOTHING ||
+		rq->t.code == CURLE_PARTIAL_FILE || rq->t.code == CURLE_HTTP2 ||
+		rq->t.code == CURLE_HTTP2_STREAM ||
+		rq->t.code == CURLE_SSL_CONNECT_ERROR);
 }
 
-/* Sends rq, again after a Digest challenge and (backing off) after
- * transient failures; returns 0 or the errno the answer maps to. */
+/* Sends rq (transport.c retries it where may_retry allows); returns 0 or
+ * the errno the answer maps to. */
 static int perform(struct request *rq)
 {
-	unsigned delay = BACKOFF_MS;
+	int err = transfer_perform(&rq->t);
 
-	for (int n = 1;; n++) {
-		int err = attempt(rq);
-		char *words;
-
-		if (err)
-			return err;
-		if (rq->status == 401 && rq->digest_challenge &&
-		    !rq->used_digest && !rq->local_err) {
-			atomic_store(&rq->wd->digest, 1);
-			n--;
-			continue;
-		}
-		if (n >= MAX_ATTEMPTS || !retryable(rq))
-			break;
-		words = describe(rq);
-		g_message("webdav: %s %s: %s; trying again in %u ms",
-			  rq->method, rq->target, words, delay);
-		g_free(words);
-		g_usleep(delay * 1000UL);
-		delay *= 4;
-		if (!connect_failed(rq->code))
-			rq->maybe_done = true;
-	}
-	return map_result(rq);
+	return err ? err : map_result(rq);
 }
+
 
 /* ---- hrefs of a PROPFIND answer ---- */
 
@@ -725,18 +429,18 @@ static GPtrArray *split_path(const char *path, bool decode)
 	char **parts = g_strsplit(path, "/", -1);
 
 	for (char **p = parts; *p; p++) {
-		size_t len = strlen(*p);
-		char *dec = decode ? http_decode(*p, len, &len) : g_strdup(*p);
+		GBytes *seg = decode ? g_uri_unescape_bytes(*p, -1, NULL, NULL) :
+				       g_bytes_new(*p, strlen(*p));
 
-		if (!dec) {
+		if (!seg) { /* a malformed %-escape */
 			g_ptr_array_free(segs, TRUE);
 			segs = NULL;
 			break;
 		}
-		if (len)
-			g_ptr_array_add(segs, g_bytes_new_take(dec, len));
+		if (g_bytes_get_size(seg))
+			g_ptr_array_add(segs, seg);
 		else
-			g_free(dec);
+			g_bytes_unref(seg);
 	}
 	g_strfreev(parts);
 	return segs;
@@ -843,27 +547,45 @@ static void warn_skip(const char *target, const char *href, const char *why)
 /* PROPFIND (Depth 0 or 1, asking what body asks) path; appends the
  * answer's struct webdav_resource * to out; its Server header to *server
  * when server is not NULL. */
+/* How often a PROPFIND whose 207 answer does not parse is sent again:
+ * rclone serve sometimes ends a listing with more than one document when
+ * a file goes away while it writes it. */
+#define GARBLED_TRIES 3
+
 static int propfind(struct webdav *wd, enum op op, const char *path, int depth,
 		    const char *body, GPtrArray *out, char **server)
 {
+	guint before = out->len;
 	struct request rq;
 	char *why = NULL;
 	int err;
 
-	request_init(&rq, wd, op, "PROPFIND", path, false);
-	add_header(&rq, depth ? "Depth: 1" : "Depth: 0");
-	add_header(&rq, "Content-Type: application/xml; charset=utf-8");
-	rq.post = body;
-	err = perform(&rq);
+	for (int tries = 1;; tries++) {
+		request_init(&rq, wd, op, "PROPFIND", path, false);
+		add_header(&rq, depth ? "Depth: 1" : "Depth: 0");
+		add_header(&rq,
+			   "Content-Type: application/xml; charset=utf-8");
+		rq.t.post = body;
+		rq.t.max_body = MAX_PROPFIND;
+		err = perform(&rq);
+		if (!err && rq.t.status != 207)
+			err = report(&rq, -EIO,
+				     "not a WebDAV answer "
+				     "(expected 207 Multi-Status)");
+		if (!err)
+			err = webdav_parse_multistatus(rq.t.body->str,
+						       rq.t.body->len, out,
+						       &why);
+		if (!why || tries == GARBLED_TRIES)
+			break;
+		g_message("webdav: PROPFIND %s: %s; asking again", rq.target,
+			  why);
+		g_clear_pointer(&why, g_free);
+		g_ptr_array_set_size(out, before);
+		request_clear(&rq);
+	}
 	if (server)
 		*server = g_strdup(rq.server);
-	if (!err && rq.status != 207)
-		err = report(&rq, -EIO,
-			     "not a WebDAV answer "
-			     "(expected 207 Multi-Status)");
-	if (!err)
-		err = webdav_parse_multistatus(rq.body->str, rq.body->len, out,
-					       &why);
 	if (why) {
 		report(&rq, err, why);
 		g_free(why);
@@ -1064,18 +786,18 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 		bool gone;
 
 		request_init(&rq, state, OP_GET, "GET", path, false);
-		rq.sink = sink;
-		rq.ctx = ctx;
+		rq.t.sink = sink;
+		rq.t.ctx = ctx;
 		/* a version check only where GET tells the listed ETag, or
 		 * the mtime and size a stamp was made of */
 		if (etag && (wd->facts.etags_stable ||
 			     g_str_has_prefix(etag, STAMP_PREFIX)))
 			rq.expect_etag = g_str_has_prefix(etag, "W/") ?
 					 etag + 2 : etag;
-		rq.offset = offset;
-		rq.remaining = length;
+		rq.t.offset = offset;
+		rq.t.remaining = length;
 		err = perform(&rq);
-		if (err != -EACCES || rq.started || tries == RACED_TRIES)
+		if (err != -EACCES || rq.t.started || tries == RACED_TRIES)
 			break;
 		gone = webdav_stat(state, path, &e) == -ENOENT;
 		backend_entry_clear(&e);
@@ -1101,10 +823,10 @@ static int upload(struct webdav *wd, enum op op, const char *path, int fd,
 	int err;
 
 	request_init(&rq, wd, op, "PUT", path, false);
-	rq.upload = true;
-	rq.fd = fd;
-	rq.data = data;
-	rq.size = size;
+	rq.t.upload = true;
+	rq.t.fd = fd;
+	rq.t.data = data;
+	rq.t.size = size;
 	if (op == OP_CREATE)
 		add_header(&rq, "If-None-Match: *");
 	if (op == OP_PUT_IF) {
@@ -1216,7 +938,7 @@ static int mutex_by_lock(struct webdav *wd, const char *path)
 	add_header(&rq, "Depth: 0");
 	add_header(&rq, timeout);
 	add_header(&rq, "Content-Type: application/xml; charset=utf-8");
-	rq.post = webdav_lockinfo_body;
+	rq.t.post = webdav_lockinfo_body;
 	err = perform(&rq);
 	if (err == 0 && !rq.lock_token[0])
 		err = report(&rq, -EIO, "a LOCK answer without a Lock-Token");
@@ -1253,7 +975,7 @@ static int move(struct webdav *wd, const char *from, const char *to,
 	add_header(&rq, header);
 	add_header(&rq, "Overwrite: T");
 	err = perform(&rq);
-	*status = rq.status;
+	*status = rq.t.status;
 	request_clear(&rq);
 	return err;
 }
@@ -1304,14 +1026,14 @@ static int webdav_rmdir(void *state, const char *path)
  * token, which a server refuses (423) while somebody holds it. */
 static int unlock_mutex(struct webdav *wd, const char *path, const char *etag)
 {
-	g_autofree char *token = NULL;
+	g_autofree char *token = NULL, *key = NULL;
 	g_autofree char *if_token = NULL, *lock_token = NULL;
 	int err, unlock_err;
 
 	if (etag)
 		return simple(wd, OP_MUTEX_REMOVE, "DELETE", path, false, NULL);
 	g_mutex_lock(&wd->tokens_mutex);
-	g_hash_table_steal_extended(wd->lock_tokens, path, NULL,
+	g_hash_table_steal_extended(wd->lock_tokens, path, (gpointer *)&key,
 				    (gpointer *)&token);
 	g_mutex_unlock(&wd->tokens_mutex);
 	if (!token)
@@ -1350,19 +1072,20 @@ int webdav_exchange(struct webdav *wd, const char *method, const char *path,
 	for (; headers && *headers; headers++)
 		add_header(&rq, *headers);
 	if (put) {
-		rq.upload = true;
-		rq.data = body;
-		rq.size = strlen(body);
+		rq.t.upload = true;
+		rq.t.data = body;
+		rq.t.size = strlen(body);
 	} else {
-		rq.post = body;
+		rq.t.post = body;
+		rq.t.max_body = MAX_PROPFIND;
 	}
 	err = perform(&rq);
-	ans->status = rq.status;
+	ans->status = rq.t.status;
 	g_strlcpy(ans->etag, rq.etag, sizeof(ans->etag));
 	g_strlcpy(ans->lock_token, rq.lock_token, sizeof(ans->lock_token));
 	if (ans->body)
-		g_string_append_len(ans->body, rq.body->str,
-				    (gssize)rq.body->len);
+		g_string_append_len(ans->body, rq.t.body->str,
+				    (gssize)rq.t.body->len);
 	request_clear(&rq);
 	return err;
 }
@@ -1408,7 +1131,7 @@ static void webdav_close(void *state)
 
 	if (!wd)
 		return;
-	http_pool_free(wd->pool);
+	transport_free(wd->transport);
 	if (wd->lock_tokens)
 		g_hash_table_destroy(wd->lock_tokens);
 	g_mutex_clear(&wd->tokens_mutex);
@@ -1417,7 +1140,6 @@ static void webdav_close(void *state)
 		explicit_bzero(wd->password, strlen(wd->password));
 	g_free(wd->password);
 	g_free(wd->user);
-	g_free(wd->cacert);
 	if (wd->base_segments)
 		g_ptr_array_free(wd->base_segments, TRUE);
 	g_free(wd->host);
@@ -1462,7 +1184,7 @@ static int set_base_path(struct webdav *wd, const char *raw)
 			err = -EINVAL;
 			break;
 		}
-		e = http_encode_path(s);
+		e = g_uri_escape_string(s, NULL, FALSE);
 		g_string_append_printf(enc, "/%s", e);
 		g_free(e);
 	}
@@ -1555,7 +1277,7 @@ static int check_root(struct webdav *wd)
 static int webdav_open(const struct backend_options *opt, void **state)
 {
 	struct webdav *wd;
-	int err = http_global_init();
+	int err = transport_global_init();
 
 	if (err) {
 		g_warning("webdav: libcurl cannot be initialised");
@@ -1564,17 +1286,25 @@ static int webdav_open(const struct backend_options *opt, void **state)
 	wd = g_new0(struct webdav, 1);
 	wd->user = g_strdup(opt->user);
 	wd->password = g_strdup(opt->password);
-	wd->cacert = g_strdup(opt->cacert);
-	wd->insecure = opt->insecure;
-	wd->connect_timeout = opt->connect_timeout ? opt->connect_timeout : 10;
 	wd->io_timeout = opt->io_timeout ? opt->io_timeout : 30;
 	g_mutex_init(&wd->tokens_mutex);
 	wd->lock_tokens = g_hash_table_new_full(g_str_hash, g_str_equal,
 						g_free, g_free);
 	err = parse_url(wd, opt->url);
 	if (!err) {
-		wd->pool = http_pool_new(opt->transfers ? opt->transfers : 4,
-					 setup_handle, wd);
+		struct transport_settings set = {
+		    .protocols = "http,https",
+		    .user = wd->user, /* from opt, else from the URL */
+		    .password = wd->password,
+		    .cacert = opt->cacert,
+		    .insecure = opt->insecure,
+		    .connect_timeout =
+			opt->connect_timeout ? opt->connect_timeout : 10,
+		    .io_timeout = wd->io_timeout,
+		    .transfers = opt->transfers,
+		};
+
+		wd->transport = transport_new(&set);
 		err = check_root(wd);
 	}
 	if (!err)

@@ -1,0 +1,485 @@
+/* The libcurl client every curl-based backend shares: handles pooled (so
+ * connections stay alive), credentials, TLS and timeouts set once, and a
+ * request sent again, backing off, after transient failures. */
+#include "relay/backends/transport.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <libxml/parser.h>
+#include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RELAYFS_VERSION
+#define RELAYFS_VERSION "dev"
+#endif
+
+enum {
+	MAX_ATTEMPTS = 3,	 /* for requests that may be repeated */
+	BACKOFF_MS = 250,	 /* then 4 times more each retry */
+	BUFFER_SIZE = 256 << 10, /* curl's receive and send buffers */
+	MAX_ERROR_BODY = 4096,	 /* bytes of an error page kept */
+};
+
+/* Everything is read-only after transport_new but the pool (under
+ * pool_lock, a leaf: fs/lock_order.h) and digest, which is atomic. */
+struct transport {
+	struct transport_settings set;	/* strings owned */
+	_Atomic int digest;		/* the server asked for Digest auth */
+	GMutex pool_lock;
+	GCond returned;
+	GPtrArray *idle;	/* handles ready for use, most recent last */
+	unsigned created;	/* idle + borrowed */
+};
+
+static gpointer global_init_once(gpointer unused)
+{
+	(void)unused;
+	/* OpenSSL's exit-time cleanup assumes every thread has stopped, but
+	 * GLib's pool threads (which did TLS) may still be exiting then and
+	 * free their OpenSSL state at the same time: double frees at
+	 * unmount (openssl/openssl#6214). The process is ending anyway. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+	xmlInitParser();
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		return GINT_TO_POINTER(-EIO);
+	return GINT_TO_POINTER(0);
+}
+
+int transport_global_init(void)
+{
+	static GOnce once = G_ONCE_INIT;
+
+	return GPOINTER_TO_INT(g_once(&once, global_init_once, NULL));
+}
+
+/* ---- curl callbacks ---- */
+
+/* The status line's reason phrase; a Digest challenge. */
+static size_t header_cb(char *line, size_t size, size_t nitems, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * nitems, n = 0;
+	const char *sp;
+
+	if (len < 5 || memcmp(line, "HTTP/", 5) != 0)
+		return len;
+	t->reason[0] = '\0';
+	sp = memchr(line, ' ', len);
+	sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
+	if (!sp)
+		return len;
+	for (sp++; sp < line + len && n + 1 < sizeof(t->reason); sp++)
+		if (g_ascii_isprint(*sp))
+			t->reason[n++] = *sp;
+	t->reason[n] = '\0';
+	return len;
+}
+
+static long status_now(const struct transfer *t)
+{
+	long status = 0;
+
+	curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+/* Bytes of a download: the wanted ones go to the sink, in order. */
+static size_t download_write(struct transfer *t, const char *p, size_t len)
+{
+	size_t drop, give;
+	int err = 0;
+
+	if (!t->started) {
+		t->started = true;
+		err = t->hooks->on_start ? t->hooks->on_start(t) : 0;
+	}
+	if (err) {
+		t->local_err = err;
+		return 0;
+	}
+	drop = (size_t)MIN((uint64_t)len, t->skip);
+	t->skip -= drop;
+	give = (size_t)MIN((uint64_t)(len - drop), t->remaining);
+	err = give ? t->sink(t->ctx, p + drop, give) : 0;
+	if (err) {
+		t->local_err = err;
+		return 0;
+	}
+	t->offset += give;
+	if (t->remaining != UINT64_MAX)
+		t->remaining -= give;
+	if (t->remaining == 0 && (t->whole || drop + give < len)) {
+		t->done = true; /* stop a server sending more than asked */
+		return 0;
+	}
+	return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * nmemb;
+
+	/* an error page (a status of 300 or more) is never content */
+	if (t->sink && status_now(t) < 300)
+		return download_write(t, p, len);
+	if (t->sink || !t->max_body) {
+		if (t->body->len < MAX_ERROR_BODY)
+			g_string_append_len(t->body, p, (gssize)len);
+		return len;
+	}
+	if (t->body->len + len > t->max_body) {
+		g_warning("%s %s: the answer is larger than %zu MiB",
+			  t->method, t->target, t->max_body >> 20);
+		t->local_err = -EIO;
+		return 0;
+	}
+	g_string_append_len(t->body, p, (gssize)len);
+	return len;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct transfer *t = arg;
+	size_t want =
+	    (size_t)MIN((uint64_t)(size * nitems), t->size - t->sent);
+	ssize_t got;
+
+	if (want == 0)
+		return 0;
+	if (t->fd < 0) {
+		memcpy(buf, (const char *)t->data + t->sent, want);
+		t->sent += want;
+		return want;
+	}
+	do
+		got = pread(t->fd, buf, want, (off_t)t->sent);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		t->local_err = got < 0 ? -errno : -EIO;
+		backend_failed("%s %s: reading the local file at %" PRIu64
+			       ": %s", t->method, t->target, t->sent,
+			       got < 0 ? g_strerror(errno) :
+					 "it got shorter");
+		return CURL_READFUNC_ABORT;
+	}
+	t->sent += (uint64_t)got;
+	return (size_t)got;
+}
+
+static int seek_cb(void *arg, curl_off_t offset, int origin)
+{
+	struct transfer *t = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > t->size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	t->sent = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* ---- the pool ---- */
+
+/* The options every request shares, set once per handle. */
+static void setup_handle(CURL *h, const struct transport *tp)
+{
+	const struct transport_settings *s = &tp->set;
+
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "relayfs/" RELAYFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, s->protocols);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s->connect_timeout);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->io_timeout);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)BUFFER_SIZE);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)BUFFER_SIZE);
+	curl_easy_setopt(h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	if (s->user)
+		curl_easy_setopt(h, CURLOPT_USERNAME, s->user);
+	if (s->password)
+		curl_easy_setopt(h, CURLOPT_PASSWORD, s->password);
+	if (s->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, s->cacert);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->insecure ? 0L : 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->insecure ? 0L : 2L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+}
+
+struct transport *transport_new(const struct transport_settings *set)
+{
+	struct transport *tp = g_new0(struct transport, 1);
+
+	tp->set = *set;
+	tp->set.protocols = g_strdup(set->protocols);
+	tp->set.user = g_strdup(set->user);
+	tp->set.password = g_strdup(set->password);
+	tp->set.cacert = g_strdup(set->cacert);
+	tp->set.transfers = set->transfers ? set->transfers : 4;
+	g_mutex_init(&tp->pool_lock);
+	g_cond_init(&tp->returned);
+	tp->idle = g_ptr_array_new();
+	return tp;
+}
+
+void transport_free(struct transport *tp)
+{
+	char *password;
+
+	if (!tp)
+		return;
+	g_warn_if_fail(tp->idle->len == tp->created);
+	for (unsigned i = 0; i < tp->idle->len; i++)
+		curl_easy_cleanup(tp->idle->pdata[i]);
+	g_ptr_array_free(tp->idle, TRUE);
+	g_cond_clear(&tp->returned);
+	g_mutex_clear(&tp->pool_lock);
+	password = (char *)tp->set.password;
+	if (password)
+		explicit_bzero(password, strlen(password));
+	g_free(password);
+	g_free((char *)tp->set.protocols);
+	g_free((char *)tp->set.user);
+	g_free((char *)tp->set.cacert);
+	g_free(tp);
+}
+
+/* Borrow a handle, waiting while every one is borrowed; the most recently
+ * returned first, as its connection is the likeliest to be alive. */
+static CURL *pool_acquire(struct transport *tp)
+{
+	CURL *handle = NULL;
+
+	g_mutex_lock(&tp->pool_lock);
+	while (tp->idle->len == 0 && tp->created >= tp->set.transfers)
+		g_cond_wait(&tp->returned, &tp->pool_lock);
+	if (tp->idle->len > 0) {
+		handle = g_ptr_array_steal_index(tp->idle, tp->idle->len - 1);
+		g_mutex_unlock(&tp->pool_lock);
+		return handle;
+	}
+	tp->created++;
+	g_mutex_unlock(&tp->pool_lock);
+	handle = curl_easy_init();
+	if (handle) {
+		setup_handle(handle, tp);
+		return handle;
+	}
+	g_mutex_lock(&tp->pool_lock);
+	tp->created--;
+	g_cond_signal(&tp->returned);
+	g_mutex_unlock(&tp->pool_lock);
+	return NULL;
+}
+
+static void pool_release(struct transport *tp, CURL *handle)
+{
+	g_mutex_lock(&tp->pool_lock);
+	g_ptr_array_add(tp->idle, handle);
+	g_cond_signal(&tp->returned);
+	g_mutex_unlock(&tp->pool_lock);
+}
+
+/* ---- requests ---- */
+
+void transfer_init(struct transfer *t, struct transport *tp,
+		   const struct transfer_hooks *hooks, void *owner,
+		   const char *method, char *url, const char *target)
+{
+	memset(t, 0, sizeof(*t));
+	t->tp = tp;
+	t->hooks = hooks;
+	t->owner = owner;
+	t->method = method;
+	t->url = url;
+	t->target = target;
+	t->fd = -1;
+	t->remaining = UINT64_MAX;
+	t->body = g_string_new(NULL);
+	/* no "Expect: 100-continue" round trip before a body */
+	t->headers = curl_slist_append(NULL, "Expect:");
+}
+
+void transfer_clear(struct transfer *t)
+{
+	curl_slist_free_all(t->headers);
+	g_string_free(t->body, TRUE);
+	g_free(t->url);
+}
+
+void transfer_add_header(struct transfer *t, const char *header)
+{
+	t->headers = curl_slist_append(t->headers, header);
+}
+
+const char *transfer_header(const struct transfer *t, const char *name)
+{
+	struct curl_header *h = NULL;
+
+	if (!t->handle ||
+	    curl_easy_header(t->handle, name, 0, CURLH_HEADER, -1, &h) !=
+		CURLHE_OK)
+		return NULL;
+	return h->value;
+}
+
+char *transfer_describe(const struct transfer *t)
+{
+	if (t->code == CURLE_OK)
+		return g_strdup_printf("%ld %s", t->status, t->reason);
+	if (t->errbuf[0])
+		return g_strdup(t->errbuf);
+	return g_strdup(curl_easy_strerror(t->code));
+}
+
+bool transfer_connect_failed(const struct transfer *t)
+{
+	return t->code == CURLE_COULDNT_CONNECT ||
+	       t->code == CURLE_COULDNT_RESOLVE_HOST ||
+	       t->code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+/* "A-B" (or "A-") for what a download still wants, or NULL for all. */
+static char *range_of(const struct transfer *t)
+{
+	if (!t->sink || (t->offset == 0 && t->remaining == UINT64_MAX))
+		return NULL;
+	if (t->remaining == UINT64_MAX ||
+	    t->remaining - 1 > UINT64_MAX - 1 - t->offset)
+		return g_strdup_printf("%" PRIu64 "-", t->offset);
+	return g_strdup_printf("%" PRIu64 "-%" PRIu64, t->offset,
+			       t->offset + t->remaining - 1);
+}
+
+/* Sets what differs between requests; every such option, every time. */
+static void prepare(CURL *h, struct transfer *t, const char *range,
+		    bool digest)
+{
+	curl_easy_setopt(h, CURLOPT_URL, t->url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, t->upload ? 1L : 0L);
+	if (t->upload)
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)t->size);
+	if (t->post) { /* after UPLOAD, which resets the method */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
+				 (long)strlen(t->post));
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->post);
+	}
+	/* GET and PUT (UPLOAD) are curl's own; the others are named */
+	if (strcmp(t->method, "GET") == 0 || strcmp(t->method, "PUT") == 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	else
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, t->method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(h, CURLOPT_RANGE, range);
+	curl_easy_setopt(h, CURLOPT_HTTPAUTH,
+			 digest ? CURLAUTH_DIGEST : CURLAUTH_BASIC);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(h, CURLOPT_READDATA, t);
+	curl_easy_setopt(h, CURLOPT_SEEKDATA, t);
+}
+
+/* The handle goes back to the pool pointing at nothing of t's (which
+ * lives on a stack): curl may still write an error while it closes a
+ * connection later, even from curl_easy_cleanup. */
+static void forget_transfer(CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
+}
+
+/* Does the answer ask for Digest authentication? */
+static bool digest_challenge(const struct transfer *t)
+{
+	struct curl_header *h = NULL;
+
+	for (size_t i = 0;
+	     curl_easy_header(t->handle, "WWW-Authenticate", i, CURLH_HEADER,
+			      -1, &h) == CURLHE_OK;
+	     i++)
+		if (g_ascii_strncasecmp(h->value, "digest", 6) == 0)
+			return true;
+	return false;
+}
+
+/* One attempt; true when it was answered 401 with a Digest challenge
+ * while Basic was sent (then it is sent again at once with Digest). */
+static bool attempt(struct transfer *t, int *err)
+{
+	CURL *h = pool_acquire(t->tp);
+	char *range = range_of(t);
+	bool digest = atomic_load(&t->tp->digest) != 0, again = false;
+
+	*err = 0;
+	if (!h) {
+		g_free(range);
+		backend_failed("%s %s: libcurl cannot make a handle",
+			       t->method, t->target);
+		*err = -ENOMEM;
+		return false;
+	}
+	t->handle = h;
+	t->sent = 0;
+	t->started = false;
+	t->whole = false;
+	t->status = 0;
+	t->reason[0] = t->errbuf[0] = '\0';
+	g_string_truncate(t->body, 0);
+	prepare(h, t, range, digest);
+	t->code = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
+	if (t->status == 401 && !digest && !t->local_err &&
+	    digest_challenge(t)) {
+		atomic_store(&t->tp->digest, 1);
+		again = true;
+	} else if (t->hooks->on_answer) {
+		t->hooks->on_answer(t);
+	}
+	t->handle = NULL;
+	forget_transfer(h);
+	pool_release(t->tp, h);
+	g_free(range);
+	return again;
+}
+
+int transfer_perform(struct transfer *t)
+{
+	unsigned delay = BACKOFF_MS;
+
+	for (int n = 1;; n++) {
+		int err;
+		char *words;
+
+		if (attempt(t, &err)) {
+			n--; /* the Digest challenge's answer: at once */
+			continue;
+		}
+		if (err)
+			return err;
+		if (t->local_err || t->done || n >= MAX_ATTEMPTS ||
+		    !t->hooks->may_retry || !t->hooks->may_retry(t))
+			break;
+		words = transfer_describe(t);
+		g_message("%s %s: %s; trying again in %u ms", t->method,
+			  t->target, words, delay);
+		g_free(words);
+		g_usleep(delay * 1000UL);
+		delay *= 4;
+		if (!transfer_connect_failed(t))
+			t->maybe_done = true;
+	}
+	return 0;
+}
