@@ -226,19 +226,16 @@ def lock_holds(srv, lock):
     return most, sum(1 for _, s in events if s == 1)
 
 
-@backends("webdav", "nginx", "lighttpd", "rclone")
-def test_four_mounts_writing_one_name_land_in_turn(relay, mount):
-    """Every server: four mounts write one name at once; every close
-    pushes, the content left is one whole write matching its
-    placeholder, and no lock or mutex stays."""
-    mounts = [mount("c%d" % i, "lock_wait=30") for i in range(4)]
+def write_at_once(mounts, name, rounds, lines):
+    """Each mount writes name `rounds` times, all at once; every close
+    must succeed. Unmounts them; returns the contents written."""
     errors, written = [], set()
 
     def writer(m):
-        for k in range(8):
-            data = ("%s %d\n" % (m.client, k)) * 3000
+        for k in range(rounds):
+            data = ("%s %d\n" % (m.client, k)) * lines
             try:
-                with open(m.p("hot"), "w") as f:
+                with open(m.p(name), "w") as f:
                     f.write(data)
                 written.add(data.encode())
             except OSError as e:
@@ -252,6 +249,16 @@ def test_four_mounts_writing_one_name_land_in_turn(relay, mount):
     assert errors == []
     for m in mounts:
         assert m.unmount() == 0
+    return written
+
+
+@backends("webdav", "nginx", "lighttpd", "rclone")
+def test_four_mounts_writing_one_name_land_in_turn(relay, mount):
+    """Every server: four mounts write one name at once; every close
+    pushes, the content left is one whole write matching its
+    placeholder, and no lock or mutex stays."""
+    mounts = [mount("c%d" % i, "lock_wait=30") for i in range(4)]
+    written = write_at_once(mounts, "hot", 8, 3000)
     content = relay.read("hot")
     assert content in written
     meta, _ = placeholder(relay.read(".hot.placeholder"))
@@ -265,24 +272,7 @@ def test_six_mounts_writing_one_name_never_hold_its_lock_together(
         relay, mount):
     mounts = [mount("c%d" % i, "lock_wait=20") for i in range(6)]
     relay.server.clear_log()
-    errors = []
-
-    def writer(m):
-        for k in range(15):
-            try:
-                with open(m.p("hot"), "w") as f:
-                    f.write("%s %d\n" % (m.client, k) * 200)
-            except OSError as e:
-                errors.append(e)
-
-    threads = [threading.Thread(target=writer, args=(m,)) for m in mounts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert errors == []
-    for m in mounts:
-        assert m.unmount() == 0
+    write_at_once(mounts, "hot", 15, 200)
     most, taken = lock_holds(relay.server, ".hot.lock")
     assert taken >= 6 * 15
     assert most == 1
