@@ -31,7 +31,7 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	if (ret == 0)
 		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
 				 s->mtime, checksum);
-	why = relay_failures_take();
+	why = relay_failures_take(ret < 0);
 	if (ret == 0)
 		fs_listing_update(fs, s->relay_path,
 				  relay_file_pushed(fs->relay, s->relay_path,

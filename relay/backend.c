@@ -123,17 +123,17 @@ static void count(struct backend *b, enum backend_request_kind kind)
 	atomic_fetch_add_explicit(&b->requests[kind], 1, memory_order_relaxed);
 }
 
-/* A thread's gathered failures: the last sentence, while gathering. */
+/* A thread's gathered failures, in order, while it gathers them. */
 struct gathered {
 	bool on;
-	char *last;
+	GPtrArray *texts; /* of char * */
 };
 
 static void gathered_free(gpointer data)
 {
 	struct gathered *g = data;
 
-	g_free(g->last);
+	g_ptr_array_free(g->texts, TRUE);
 	g_free(g);
 }
 
@@ -145,6 +145,7 @@ static struct gathered *gathered_here(void)
 
 	if (!g) {
 		g = g_new0(struct gathered, 1);
+		g->texts = g_ptr_array_new_with_free_func(g_free);
 		g_private_set(&gathered_key, g);
 	}
 	return g;
@@ -164,8 +165,7 @@ void backend_failed(const char *fmt, ...)
 		g_free(text);
 		return;
 	}
-	g_free(g->last);
-	g->last = text;
+	g_ptr_array_add(g->texts, text);
 }
 
 void backend_failures_gather(void)
@@ -173,16 +173,23 @@ void backend_failures_gather(void)
 	struct gathered *g = gathered_here();
 
 	g->on = true;
-	g_clear_pointer(&g->last, g_free);
+	g_ptr_array_set_size(g->texts, 0);
 }
 
-char *backend_failures_take(void)
+char *backend_failures_take(bool keep_first)
 {
 	struct gathered *g = gathered_here();
-	char *last = g_steal_pointer(&g->last);
+	char *first = NULL;
 
 	g->on = false;
-	return last;
+	for (guint i = 0; i < g->texts->len; i++) {
+		if (i == 0 && keep_first)
+			first = g_strdup(g->texts->pdata[0]);
+		else
+			g_warning("%s", (const char *)g->texts->pdata[i]);
+	}
+	g_ptr_array_set_size(g->texts, 0);
+	return first;
 }
 
 const char *backend_name_problem(const char *name)

@@ -164,8 +164,9 @@ struct backend {
 void backend_failed(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Keep the failures of this thread's backend calls from now on. */
 void backend_failures_gather(void);
-/* Stop keeping them: the last one (g_free), or NULL when none failed. */
-char *backend_failures_take(void);
+/* Stop keeping them: each is logged as a warning, but for the first
+ * when keep_first, which is returned (g_free; NULL when none failed). */
+char *backend_failures_take(bool keep_first);
 
 /* Pick the backend for opt->url by scheme ("/path" means local) and open
  * it. Prints nothing; on failure *message says why in one sentence. */

@@ -83,9 +83,9 @@ void relay_failures_gather(void)
 	backend_failures_gather();
 }
 
-char *relay_failures_take(void)
+char *relay_failures_take(bool keep_first)
 {
-	return backend_failures_take();
+	return backend_failures_take(keep_first);
 }
 
 bool relay_locks_exclusive(const struct relay *r)
@@ -464,35 +464,41 @@ static void fetch_lock(struct relay *r, struct relay_file *f,
 }
 
 /* Where a listing hides names starting with '.', ask for path's
- * placeholder and lock by name. */
+ * placeholder and lock by name. A lock that cannot be asked for counts
+ * as there (and, unreadable, as another client's). */
 static void find_specials(struct relay *r, struct relay_file *f,
 			  const char *path)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	struct backend_entry e = { 0 };
 
-	if (backend_stat(r->backend, ph_path, &e) == 0 && !e.is_dir) {
+	if (!f->has_placeholder &&
+	    backend_stat(r->backend, ph_path, &e) == 0 && !e.is_dir) {
 		f->has_placeholder = true;
 		f->placeholder_size = e.size;
+		g_free(f->placeholder_tag);
 		f->placeholder_tag = relay_entry_tag(
 		    &e, &f->placeholder_tag_is_etag);
 	}
 	backend_entry_clear(&e);
-	if (relay_lock_exists(r, path, &f->lock_mtime))
+	if (!f->has_lock && relay_lock_exists(r, path, &f->lock_mtime) != 0)
 		f->has_lock = true;
 }
 
-bool relay_lock_exists(struct relay *r, const char *path, int64_t *mtime)
+int relay_lock_exists(struct relay *r, const char *path, int64_t *mtime)
 {
 	g_autofree char *lock_path = relay_lock_path(path);
 	struct backend_entry e = { 0 };
-	bool there = backend_stat(r->backend, lock_path, &e) == 0 &&
-		     !e.is_dir;
+	int ret = backend_stat(r->backend, lock_path, &e);
 
-	if (there && mtime)
+	if (ret == 0 && mtime)
 		*mtime = e.mtime;
+	if (ret == 0)
+		ret = e.is_dir ? 0 : 1;
+	else if (ret == -ENOENT)
+		ret = 0;
 	backend_entry_clear(&e);
-	return there;
+	return ret;
 }
 
 static void fetch_placeholder_job(gpointer data, gpointer user_data)

@@ -119,11 +119,12 @@ bool relay_unanswered(struct relay *r);
 /* Forget the placeholder of path this mount keeps: the next listing
  * reads it again (its content did not match it). */
 void relay_placeholder_forget(struct relay *r, const char *path);
-/* Keep what the backend says of this thread's failures from now on, and
- * take the last of them (g_free; NULL when none): the caller says it in
- * its own message, so a failure is reported once. */
+/* Keep what the backend says of this thread's failures from now on;
+ * then take the first of them (g_free; NULL when none) when keep_first,
+ * to say it in the caller's own message, so that a failure is reported
+ * once. The others are logged as they were. */
 void relay_failures_gather(void);
-char *relay_failures_take(void);
+char *relay_failures_take(bool keep_first);
 /* Can two clients never both win one lock (an atomic create, or a
  * mutex)? Elsewhere locks are advisory. */
 bool relay_locks_exclusive(const struct relay *r);

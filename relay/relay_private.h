@@ -41,8 +41,9 @@ struct cached_placeholder {
 
 /* The version tag of a listed entry: its ETag, else "mtime-size". */
 char *relay_entry_tag(const struct backend_entry *e, bool *is_etag);
-/* path has a lock file (asked by name; its mtime to *mtime if not NULL). */
-bool relay_lock_exists(struct relay *r, const char *path, int64_t *mtime);
+/* Has path a lock file (asked by name; its mtime to *mtime if not NULL)?
+ * 1 when it has, 0 when not, or a negative errno when nobody can tell. */
+int relay_lock_exists(struct relay *r, const char *path, int64_t *mtime);
 /* Remember raw as path's placeholder with its tag (NULL: unknown, so the
  * next listing that shows one reads it again). */
 void relay_placeholder_remember(struct relay *r, const char *path,

@@ -328,7 +328,7 @@ static int dir_check_locks(struct relay *r, const char *dir, unsigned depth)
 		else if (kind == RELAY_NAME_REGULAR && e->is_dir)
 			ret = dir_check_locks(r, p, depth + 1);
 		else if (kind == RELAY_NAME_REGULAR && hidden &&
-			 relay_lock_exists(r, p, NULL))
+			 (ret = relay_lock_exists(r, p, NULL)) > 0)
 			ret = relay_lock_held(r, p) ? 0 : -EBUSY;
 	}
 	return ret;

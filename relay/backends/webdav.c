@@ -634,7 +634,9 @@ static char *tag_of(const struct webdav *wd, const struct webdav_resource *r)
 {
 	if (r->etag && (wd->facts.etags_stable || r->is_dir))
 		return g_strdup(r->etag);
-	return r->is_dir ? NULL : stamp_of(r->mtime, r->size);
+	if (r->is_dir || !r->has_size || r->mtime <= 0)
+		return NULL; /* nothing to pin a read with */
+	return stamp_of(r->mtime, r->size);
 }
 
 static struct backend_entry *entry_new(const struct webdav *wd, GBytes *name,
@@ -797,7 +799,9 @@ static int webdav_get(void *state, const char *path, uint64_t offset,
 		rq.t.offset = offset;
 		rq.t.remaining = length;
 		err = perform(&rq);
-		if (err != -EACCES || rq.t.started || tries == RACED_TRIES)
+		/* once bytes went to the sink, never send them again */
+		if (err != -EACCES || rq.t.offset != offset ||
+		    tries == RACED_TRIES)
 			break;
 		gone = webdav_stat(state, path, &e) == -ENOENT;
 		backend_entry_clear(&e);
@@ -1113,9 +1117,13 @@ static int learn_server(struct webdav *wd, const char *facts_file)
 			       &wd->facts)) {
 		err = webdav_facts_probe(wd, &wd->facts);
 		if (err)
-			return err;
-		webdav_facts_save(facts_file, wd->display, wd->server,
-				  &wd->facts);
+			g_message("webdav: %s: the probe of the server did not "
+				  "finish (%s): what it found is not kept, "
+				  "and the next mount probes again",
+				  wd->display, g_strerror(-err));
+		else
+			webdav_facts_save(facts_file, wd->display, wd->server,
+					  &wd->facts);
 	}
 	wd->mutex_step = webdav_facts_choose(&wd->facts, &why);
 	g_message("webdav: %s (%s): %s", wd->display,

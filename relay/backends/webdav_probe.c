@@ -31,6 +31,8 @@ static long ask(struct probe *p, const char *method, const char *name,
 	g_string_truncate(p->ans.body, 0);
 	p->err = webdav_exchange(p->wd, method, path, collection, headers,
 				 body, put, &p->ans);
+	if (!p->err && p->ans.status >= 500)
+		p->err = -EIO; /* a server error tells nothing of the rest */
 	return p->err ? 0 : p->ans.status;
 }
 
@@ -97,8 +99,12 @@ static void probe_files(struct probe *p, struct webdav_facts *facts)
 	facts->ranges = ask(p, "GET", "f", false, range, NULL, false) == 206;
 	facts->etags_stable = etag && p->ans.etag[0] &&
 			      (strcmp(p->ans.etag, etag) == 0);
-	facts->delete_if_match =
-	    ask(p, "DELETE", ".d", false, wrong_tag, NULL, false) == 412;
+	/* a mutex is an empty folder: that is what a stale one's DELETE
+	 * names with If-Match */
+	if (is_2xx(ask(p, "MKCOL", "e", true, NULL, NULL, false)))
+		facts->delete_if_match =
+		    ask(p, "DELETE", "e", true, wrong_tag, NULL, false) ==
+		    412;
 }
 
 /* Does a second exclusive LOCK of one path get 423? */
@@ -129,6 +135,7 @@ int webdav_facts_probe(struct webdav *wd, struct webdav_facts *facts)
 {
 	struct probe p = {.wd = wd};
 	long made;
+	int err;
 
 	memset(facts, 0, sizeof(*facts));
 	p.ans.body = g_string_new(NULL);
@@ -141,12 +148,15 @@ int webdav_facts_probe(struct webdav *wd, struct webdav_facts *facts)
 		    ask(&p, "MKCOL", NULL, true, NULL, NULL, false) == 405;
 		probe_files(&p, facts);
 		probe_lock(&p, facts);
+	}
+	err = p.err;
+	if (made == 201) {
 		p.err = 0; /* remove the folder even after a lost answer */
 		ask(&p, "DELETE", NULL, true, NULL, NULL, false);
 	}
 	g_string_free(p.ans.body, TRUE);
 	g_free(p.dir);
-	return p.err;
+	return err;
 }
 
 /* The facts' keys in the file, and where each goes. */

@@ -45,7 +45,8 @@ int webdav_exchange(struct webdav *wd, const char *method, const char *path,
 		    const char *body, bool put, struct webdav_answer *ans);
 
 /* Probe the server in a folder of its own (made and removed again, a
- * dozen requests). 0, or -errno when the server did not answer. */
+ * dozen requests). 0, or -errno when a request got no answer or a server
+ * error: then facts hold what was found before, and are not to be kept. */
 int webdav_facts_probe(struct webdav *wd, struct webdav_facts *facts);
 /* The facts kept in file for this url and Server header; false when the
  * file has none for them (another server, another URL, no file). */

@@ -208,6 +208,11 @@ class HostileDav(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_PROPFIND(self):
+        if self.path.rstrip("/") != "/dav":
+            self.send_response(404)  # no special files here
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         items = "".join(
             "<D:response><D:href>%s</D:href><D:propstat><D:prop>"
             "<D:resourcetype>%s</D:resourcetype>"
