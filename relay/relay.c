@@ -464,10 +464,9 @@ static void fetch_lock(struct relay *r, struct relay_file *f,
 }
 
 /* Where a listing hides names starting with '.', ask for path's
- * placeholder and lock by name. A lock that cannot be asked for counts
- * as there (and, unreadable, as another client's). */
-static void find_specials(struct relay *r, struct relay_file *f,
-			  const char *path)
+ * placeholder by name (its lock is asked for by fetch_lock). */
+static void find_placeholder(struct relay *r, struct relay_file *f,
+			     const char *path)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	struct backend_entry e = { 0 };
@@ -481,8 +480,6 @@ static void find_specials(struct relay *r, struct relay_file *f,
 		    &e, &f->placeholder_tag_is_etag);
 	}
 	backend_entry_clear(&e);
-	if (!f->has_lock && relay_lock_exists(r, path, &f->lock_mtime) != 0)
-		f->has_lock = true;
 }
 
 int relay_lock_exists(struct relay *r, const char *path, int64_t *mtime)
@@ -506,8 +503,13 @@ static void fetch_placeholder_job(gpointer data, gpointer user_data)
 	struct fetch_job *job = data;
 	struct relay *r = user_data;
 
-	if (job->find_specials)
-		find_specials(r, job->file, job->path);
+	if (job->find_specials) {
+		find_placeholder(r, job->file, job->path);
+		/* a lock unseen may be there: reading it tells (one request
+		 * when it is not, and none more than a listed one when it is;
+		 * one that cannot be read counts as another client's) */
+		job->file->has_lock = true;
+	}
 	if (job->file->has_lock && !relay_lock_held(r, job->path))
 		fetch_lock(r, job->file, job->path);
 	if (job->file->has_placeholder)

@@ -223,25 +223,32 @@ void webdav_facts_save(const char *file, const char *url, const char *server,
 	}
 }
 
-/* What else the facts change, appended to why. */
+/* What else the facts change: each fact that is false, and what relayfs
+ * does instead. */
+static const struct {
+	glong offset;
+	const char *instead;
+} consequences[] = {
+    {G_STRUCT_OFFSET(struct webdav_facts, create_refuses),
+     "a PUT with If-None-Match overwrites, so a lock is checked before it "
+     "is written"},
+    {G_STRUCT_OFFSET(struct webdav_facts, put_if_match),
+     "If-Match on PUT is ignored, so a placeholder is read again under its "
+     "lock before it is updated"},
+    {G_STRUCT_OFFSET(struct webdav_facts, lists_dotfiles),
+     "listings hide names starting with '.', so each file's placeholder "
+     "and lock are asked for by name"},
+    {G_STRUCT_OFFSET(struct webdav_facts, etags_stable),
+     "GET does not give the listed ETag, so a read is pinned to the "
+     "listed version by its mtime and size"},
+};
+
 static void add_consequences(GString *why, const struct webdav_facts *f)
 {
-	if (!f->create_refuses)
-		g_string_append(why, "; a PUT with If-None-Match overwrites, "
-				     "so a lock is checked before it is "
-				     "written");
-	if (!f->put_if_match)
-		g_string_append(why, "; If-Match on PUT is ignored, so a "
-				     "placeholder is read again under its "
-				     "lock before it is updated");
-	if (!f->lists_dotfiles)
-		g_string_append(why, "; listings hide names starting with "
-				     "'.', so each file's placeholder and "
-				     "lock are asked for by name");
-	if (!f->etags_stable)
-		g_string_append(why, "; GET does not give the listed ETag, so "
-				     "a read is not pinned to the listed "
-				     "version");
+	for (size_t i = 0; i < G_N_ELEMENTS(consequences); i++)
+		if (!G_STRUCT_MEMBER(bool, f, consequences[i].offset))
+			g_string_append_printf(why, "; %s",
+					       consequences[i].instead);
 }
 
 enum webdav_mutex_step webdav_facts_choose(const struct webdav_facts *f,
