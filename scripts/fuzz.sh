@@ -15,7 +15,11 @@ build -o "$out/fuzz_placeholder" tests/fuzz/fuzz_placeholder.c \
   relay/placeholder.c relay/text.c
 build -o "$out/fuzz_propfind" tests/fuzz/fuzz_propfind.c \
   relay/backends/webdav_xml.c
-for t in lock placeholder propfind; do
+# backend_entry_free is defined in the target: relay/backend.c would bring
+# in every backend through the registry
+build -o "$out/fuzz_ftp_listing" tests/fuzz/fuzz_ftp_listing.c \
+  relay/backends/ftp_listing.c
+for t in lock placeholder propfind ftp_listing; do
   work="$out/corpus-$t"
   log="$out/fuzz_$t.log"
   mkdir -p "$work"
