@@ -79,6 +79,7 @@ static int open_relay(const struct relayfs_config *cfg, struct relay **out)
 		.cacert = cfg->cacert,
 		.insecure = cfg->insecure,
 		.identity = cfg->identity,
+		.known_hosts = cfg->known_hosts,
 		.endpoint = cfg->endpoint,
 		.region = cfg->region,
 		.transfers = cfg->transfers,

@@ -1,6 +1,7 @@
 /* Command line, -o options and the config file parsed and checked into
  * struct relayfs_config, leaving in struct fuse_args what libfuse must see. */
 #include "fs/options.h"
+#include "relay/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@ enum opt_id {
 	O_INSECURE,
 	O_ADVISORY_LOCKS,
 	O_IDENTITY,
+	O_KNOWN_HOSTS,
 	O_USER,
 	O_PASSWORD_FILE,
 	O_ENDPOINT,
@@ -119,6 +121,9 @@ static const struct spec specs[N_OPTS] = {
 			      "writers)"},
 	[O_IDENTITY] = {"identity", K_FILE, CFG(identity), 0, 0, NULL, "FILE",
 			"SSH private key for sftp://"},
+	[O_KNOWN_HOSTS] = {"known_hosts", K_FILE, CFG(known_hosts), 0, 0, NULL,
+			   "FILE", "SSH host keys for sftp:// (default "
+				   "~/.ssh/known_hosts)"},
 	[O_USER] = {"user", K_TEXT, CFG(user), 0, 0, NULL, "NAME",
 		    "user name on the relay server"},
 	[O_PASSWORD_FILE] = {"password_file", K_SECRET, CFG(password_file), 0,
@@ -172,6 +177,7 @@ static const struct fuse_opt cmdline_opts[] = {
 	VALUE("insecure=%s", O_INSECURE),
 	VALUE("advisory_locks=%s", O_ADVISORY_LOCKS),
 	VALUE("identity=%s", O_IDENTITY),
+	VALUE("known_hosts=%s", O_KNOWN_HOSTS),
 	VALUE("user=%s", O_USER),
 	VALUE("password_file=%s", O_PASSWORD_FILE),
 	VALUE("endpoint=%s", O_ENDPOINT),
@@ -228,9 +234,6 @@ static const char *const dropped_words[] = {
 	"dev", "nodev", "nonempty",
 };
 
-static const char *const relay_schemes[] = {
-	"webdav", "webdavs", "http", "https", "ftp", "ftps", "sftp", "s3",
-};
 
 /* Prints "relayfs: MESSAGE" as one line: control characters in it (from
  * file names, URLs or GLib messages) are shown escaped. */
@@ -617,14 +620,6 @@ static int apply(const struct spec *s, const char *text, const char *where,
 	return 0;
 }
 
-static bool known_scheme(const char *scheme)
-{
-	for (size_t i = 0; i < G_N_ELEMENTS(relay_schemes); i++)
-		if (g_ascii_strcasecmp(scheme, relay_schemes[i]) == 0)
-			return true;
-	return false;
-}
-
 /* What is wrong with a remote relay URL's form, or NULL; the server is
  * not contacted. The result may point into *error. */
 static const char *url_problem(const char *text, GError **error)
@@ -633,16 +628,23 @@ static const char *url_problem(const char *text, GError **error)
 	const char *why = NULL;
 	const char *host;
 	GUri *uri;
+	static char *unknown;	/* made once: options are parsed once */
 	bool known, s3;
 
 	if (scheme == NULL)
 		return "neither an absolute path nor a URL";
-	known = known_scheme(scheme);
+	known = backend_scheme_known(scheme);
 	s3 = g_ascii_strcasecmp(scheme, "s3") == 0;
 	g_free(scheme);
-	if (!known)
-		return "unknown scheme (webdav, webdavs, http, https, ftp, "
-		       "ftps, sftp, s3, file)";
+	if (!known) {
+		if (!unknown) {
+			char *list = backend_schemes_text();
+
+			unknown = g_strdup_printf("unknown scheme (%s)", list);
+			g_free(list);
+		}
+		return unknown;
+	}
 	uri = g_uri_parse(text, G_URI_FLAGS_NONE, error);
 	if (uri == NULL)
 		return (*error)->message;	/* quotes at most host, port */
@@ -1111,8 +1113,8 @@ static void print_help(void)
 	       "directory.\n"
 	       "RELAY_URL: /path, file:///path, webdav[s]://host[:port]/path "
 	       "(or http[s]://),\n"
-	       "ftp[s]://host/path, sftp://host/path or s3://bucket/prefix. "
-	       "Without one:\n"
+	       "ftp[s]://[user@]host[:port]/path or "
+	       "sftp://[user@]host[:port]/path. Without one:\n"
 	       "relay= of the config file, else %s.\n"
 	       "Config file: %s\n"
 	       "(group [relay], keys named like the -o options; the command "
@@ -1308,6 +1310,7 @@ void relayfs_config_clear(struct relayfs_config *cfg)
 	g_free(cfg->cache_dir);
 	g_free(cfg->cacert);
 	g_free(cfg->identity);
+	g_free(cfg->known_hosts);
 	g_free(cfg->user);
 	g_free(cfg->password_file);
 	g_free(cfg->password);

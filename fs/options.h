@@ -29,6 +29,7 @@ struct relayfs_config {
 	bool advisory_locks;	/* mount for writing without an exclusive step */
 	bool read_only;		/* -o ro */
 	char *identity;
+	char *known_hosts;	/* sftp host keys, default ~/.ssh/known_hosts */
 	char *user;
 	char *password_file;
 	char *password;		/* read from password_file; never logged */

@@ -1,6 +1,7 @@
 /* The backend dispatcher: picks a backend by URL scheme, checks optional
  * operations, falls back where the interface allows, and counts requests. */
 #include "relay/backend.h"
+#include "relay/backends/registry.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,11 +9,6 @@
 #include <unistd.h>
 #include <stdlib.h>
 
-static const struct backend_ops *const all_backends[] = {
-	&backend_local,
-	&backend_webdav,
-	NULL,
-};
 
 static const char *const request_kind_names[BACKEND_REQ_KINDS] = {
 	"list", "stat", "get", "put", "create", "remove",
@@ -44,14 +40,31 @@ static char *url_scheme(const char *url)
 
 static const struct backend_ops *backend_for_scheme(const char *scheme)
 {
-	for (int i = 0; all_backends[i]; i++) {
-		const char *const *s = all_backends[i]->schemes;
+	for (int i = 0; backend_registry[i]; i++) {
+		const char *const *s = backend_registry[i]->schemes;
 
 		for (; *s; s++)
-			if (strcmp(*s, scheme) == 0)
-				return all_backends[i];
+			if (g_ascii_strcasecmp(*s, scheme) == 0)
+				return backend_registry[i];
 	}
 	return NULL;
+}
+
+bool backend_scheme_known(const char *scheme)
+{
+	return backend_for_scheme(scheme) != NULL;
+}
+
+char *backend_schemes_text(void)
+{
+	GString *text = g_string_new(NULL);
+
+	for (int i = 0; backend_registry[i]; i++)
+		for (const char *const *s = backend_registry[i]->schemes; *s;
+		     s++)
+			g_string_append_printf(text, "%s%s",
+					       text->len ? ", " : "", *s);
+	return g_string_free(text, FALSE);
 }
 
 int backend_open_ops(const struct backend_ops *ops,

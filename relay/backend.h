@@ -41,6 +41,7 @@ struct backend_options {
 	const char *cacert;	   /* PEM file of a private CA, or NULL */
 	bool insecure;		   /* skip TLS verification */
 	const char *identity;	   /* SSH key file for sftp, or NULL */
+	const char *known_hosts;   /* SSH host keys, NULL: ~/.ssh/known_hosts */
 	const char *endpoint;	   /* S3 endpoint, or NULL */
 	const char *region;	   /* S3 region, or NULL */
 	unsigned transfers;	   /* parallel requests allowed */
@@ -220,8 +221,9 @@ int backend_statfs(struct backend *b, struct statvfs *st);
 /* "list=3 get=10 ... bytes_up=N bytes_down=N" */
 char *backend_stats_format(struct backend *b);
 
-/* The backends linked in. */
-extern const struct backend_ops backend_local;
-extern const struct backend_ops backend_webdav;
+/* Is scheme (any case) a relay URL's, of a backend linked in? */
+bool backend_scheme_known(const char *scheme);
+/* Those schemes, "webdav, webdavs, ..., file", for messages (g_free). */
+char *backend_schemes_text(void);
 
 #endif

@@ -4,6 +4,7 @@
 #define TESTS_SUPPORT_BACKEND_TEST_H
 
 #include "relay/backend.h"
+#include "relay/backends/registry.h"
 
 #include <ftw.h>
 #include <glib.h>

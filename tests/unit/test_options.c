@@ -242,8 +242,9 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: bad relay URL 'gopher://h/x': unknown scheme (*)\n"},
 	{"relay-no-host", NULL, {"webdav:///x", "@/mnt"}, E,
 	 "relayfs: bad relay URL 'webdav:///x': no host\n"},
-	{"relay-no-bucket", NULL, {"--relay", "s3:///x", "@/mnt"}, E,
-	 "relayfs: bad relay URL 's3:///x': no bucket\n"},
+	{"relay-no-backend", NULL, {"--relay", "s3://b/x", "@/mnt"}, E,
+	 "relayfs: bad relay URL 's3://b/x': unknown scheme (webdav, "
+	 "webdavs, http, https, ftp, ftps, sftp, file)\n"},
 	{"relay-percent", NULL, {"-o", "relay=http://h/%zz", "@/mnt"}, E,
 	 "relayfs: bad relay URL 'http://h/%zz': *\n"},
 	{"relay-port", NULL, {"ftp://h:99999/", "@/mnt"}, E,
@@ -392,13 +393,13 @@ static const struct relay_case relay_cases[] = {
 	 "webdavs://bob:pw@dav.example:8443/r",
 	 "fsname=relayfs:webdavs://dav.example:8443/r"},
 	{{"HTTPS://h/x", "@/mnt"}, "HTTPS://h/x", "fsname=relayfs:HTTPS://h/x"},
-	{{"s3://bucket/prefix", "@/mnt"}, "s3://bucket/prefix",
-	 "fsname=relayfs:s3://bucket/prefix"},
+	{{"ftp://h/prefix", "@/mnt"}, "ftp://h/prefix",
+	 "fsname=relayfs:ftp://h/prefix"},
 	{{"sftp://me@host/home/me", "@/mnt"}, "sftp://me@host/home/me",
 	 "fsname=relayfs:sftp://host/home/me"},
 	{{"ftps://h/", "@/mnt"}, "ftps://h/", "fsname=relayfs:ftps://h/"},
 	/* the positional relay wins over --relay */
-	{{"--relay", "s3://other", "webdav://h/x", "@/mnt"}, "webdav://h/x",
+	{{"--relay", "sftp://other/x", "webdav://h/x", "@/mnt"}, "webdav://h/x",
 	 "fsname=relayfs:webdav://h/x"},
 };
 
@@ -552,10 +553,10 @@ static void test_config_precedence(void)
 	fuse_opt_free_args(&args);
 
 	/* a relay on the command line beats the config file's */
-	g_assert_cmpint(parse((const char *[]){"s3://b", "@/mnt", NULL}, &cfg,
-			      &args),
+	g_assert_cmpint(parse((const char *[]){"sftp://b/x", "@/mnt", NULL},
+			      &cfg, &args),
 			==, RELAYFS_PARSE_OK);
-	g_assert_cmpstr(cfg.relay_url, ==, "s3://b");
+	g_assert_cmpstr(cfg.relay_url, ==, "sftp://b/x");
 	g_assert_true(cfg.insecure);
 	relayfs_config_clear(&cfg);
 	fuse_opt_free_args(&args);
@@ -641,7 +642,8 @@ static void test_flags(void)
 static const char *const help_names[] = {
 	"relay=", "client=", "pullers=", "lock_timeout=", "lock_wait=",
 	"cache_dir=", "cache_size=", "block_size=", "dir_cache=", "checksum=",
-	"transfers=", "timeout=", "cacert=", "insecure", "identity=", "user=",
+	"transfers=", "timeout=", "cacert=", "insecure", "identity=", "known_hosts=",
+	"user=",
 	"password_file=", "endpoint=", "region=",
 };
 
