@@ -23,12 +23,21 @@ struct transport_settings {
 	long connect_timeout;	/* seconds */
 	long io_timeout;	/* seconds without progress before failing */
 	unsigned transfers;	/* handles (connections) at most */
+	/* FTP: explicit TLS (AUTH TLS) required, for ftps:// relays */
+	bool ftp_tls;
+	/* SFTP: the private key (NULL: the agent, or libssh2's default)
+	 * and the known_hosts file every host key must be found in */
+	const char *ssh_key;
+	const char *known_hosts;
 };
+
 
 struct transport;
 
 struct transport *transport_new(const struct transport_settings *set);
 void transport_free(struct transport *tp);
+/* Why the last SSH connection's host key was refused, or NULL. */
+const char *transport_host_key_problem(struct transport *tp);
 
 struct transfer;
 
@@ -54,6 +63,15 @@ struct transfer {
 	const char *target;	/* what messages name (no credentials) */
 	struct curl_slist *headers;
 	const char *post;	/* a request body (NUL-terminated), or NULL */
+	/* curl's CURLOPT_CUSTOMREQUEST: the method but for GET and PUT, or
+	 * an FTP listing command ("MLSD"); NULL: curl's own */
+	const char *request;
+	/* FTP and SFTP commands sent before and after the transfer, and
+	 * whether there is no transfer at all (only the commands) */
+	struct curl_slist *quote, *postquote;
+	bool nobody;
+	/* FTP: the server's reply lines (after the login) are kept here */
+	GString *replies;
 	/* an upload: size bytes from fd when >= 0, else from data */
 	bool upload;
 	int fd;
@@ -85,13 +103,16 @@ void transfer_init(struct transfer *t, struct transport *tp,
 		   const char *method, char *url, const char *target);
 void transfer_clear(struct transfer *t);
 void transfer_add_header(struct transfer *t, const char *header);
+/* An FTP or SFTP command, before (post false) or after the transfer. */
+void transfer_add_command(struct transfer *t, bool post, const char *cmd);
 /* Send t, again after a Digest challenge and, backing off, while
  * hooks->may_retry allows; 0 once an answer (any status) came, or the
  * errno of a local failure. The caller maps the answer. */
 int transfer_perform(struct transfer *t);
 /* A header of the answer (during on_start or on_answer), or NULL. */
 const char *transfer_header(const struct transfer *t, const char *name);
-/* The answer in words: "503 Service Unavailable", or curl's reason. */
+/* The answer in words: "503 Service Unavailable", "550 No such file",
+ * or curl's reason. */
 char *transfer_describe(const struct transfer *t);
 /* The transfer failed for want of a connection at all. */
 bool transfer_connect_failed(const struct transfer *t);
