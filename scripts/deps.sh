@@ -7,7 +7,8 @@ build_pkgs=(cmake gcc make pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev
             libglib2.0-dev libxml2-dev libssl-dev)
 test_pkgs=(python3 python3-pytest apache2 apache2-utils openssl attr curl
            procps psmisc util-linux clang libclang-rt-14-dev spin
-           nginx-extras lighttpd lighttpd-mod-webdav rclone)
+           nginx-extras lighttpd lighttpd-mod-webdav rclone
+           pure-ftpd openssh-server openssh-client acl)
 
 want=()
 for what in "$@"; do

@@ -44,6 +44,7 @@ struct request {
 	struct ftp *ftp;
 	enum op op;
 	char *target; /* the path, for messages */
+	const char *expect_etag; /* RETR: the version asked for, or NULL */
 };
 
 static const char *const ftp_schemes[] = {"ftp", "ftps", NULL};
@@ -92,6 +93,8 @@ static int map_result(const struct request *rq)
 		return rq->t.local_err;
 	if (rq->t.done || rq->t.code == CURLE_OK || rq->op == OP_PROBE)
 		return 0;
+	if (rq->t.code == CURLE_REMOTE_FILE_NOT_FOUND)
+		return -ENOENT; /* SIZE said so, whatever its words */
 	switch (rq->t.status) {
 	case 450:
 	case 550:
@@ -143,7 +146,55 @@ static bool may_retry(const struct transfer *t)
 	       t->code == CURLE_OPERATION_TIMEDOUT;
 }
 
+/* The size and mtime an MLSD tag ("\"unique-modify-size\"") was made
+ * of; false for a tag of another kind. */
+static bool tag_facts(const char *etag, int64_t *mtime, uint64_t *size)
+{
+	char **parts = g_strsplit(etag, "-", -1);
+	guint n = g_strv_length(parts);
+	bool ok = n >= 3;
+	struct backend_entry e = {0};
+	char *line;
+
+	if (ok) { /* the facts parse as MLSD's do */
+		line = g_strdup_printf("modify=%s;size=%.*s;type=file; x",
+				       parts[n - 2],
+				       (int)strcspn(parts[n - 1], "\""),
+				       parts[n - 1]);
+		ok = ftp_listing_parse_mlsx(line, strlen(line), &e) == 1;
+		g_free(line);
+	}
+	*mtime = e.mtime;
+	*size = e.size;
+	backend_entry_clear(&e);
+	g_strfreev(parts);
+	return ok;
+}
+
+/* RETR pinned to a version: the MDTM and SIZE replies libcurl got before
+ * it must be the listed tag's, else -ESTALE (a new version). */
+static int on_start(struct transfer *t)
+{
+	const struct request *rq = t->owner;
+	curl_off_t mtime = -1;
+	int64_t want_mtime;
+	uint64_t want_size;
+	char *size_reply;
+	bool same;
+
+	if (!rq->expect_etag || !t->replies ||
+	    !tag_facts(rq->expect_etag, &want_mtime, &want_size))
+		return 0;
+	curl_easy_getinfo(t->handle, CURLINFO_FILETIME_T, &mtime);
+	size_reply = g_strdup_printf("\n213 %" PRIu64 "\n", want_size);
+	same = mtime == want_mtime &&
+	       g_strstr_len(t->replies->str, -1, size_reply + 1) != NULL;
+	g_free(size_reply);
+	return same ? 0 : -ESTALE;
+}
+
 static const struct transfer_hooks hooks = {
+	.on_start = on_start,
 	.may_retry = may_retry,
 };
 
@@ -309,15 +360,21 @@ static int ftp_get(void *state, const char *path, uint64_t offset,
 	struct request rq;
 	int err;
 
-	(void)etag; /* RETR cannot be pinned to a version */
 	if (remote_path_refused("ftp", path))
 		return -EINVAL;
 	request_init(&rq, state, OP_GET, "RETR", path, false);
+	if (etag) {
+		rq.expect_etag = etag;
+		rq.t.filetime = true;
+		rq.t.replies = g_string_new(NULL);
+	}
 	rq.t.sink = sink;
 	rq.t.ctx = ctx;
 	rq.t.offset = offset;
 	rq.t.remaining = length;
 	err = perform(&rq);
+	if (rq.t.replies)
+		g_string_free(rq.t.replies, TRUE);
 	request_clear(&rq);
 	return err;
 }

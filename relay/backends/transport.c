@@ -22,6 +22,7 @@ enum {
 	BUFFER_SIZE = 256 << 10, /* curl's receive and send buffers */
 	MAX_ERROR_BODY = 4096,	 /* bytes of an error page kept */
 	MAX_REPLIES = 64 << 10,	 /* bytes of FTP replies kept */
+	POLL_CAP_MS = 5,	 /* an FTP transfer's longest sleep */
 };
 
 /* Everything is read-only after transport_new but the pool (under
@@ -313,6 +314,17 @@ struct transport *transport_new(const struct transport_settings *set)
 	return tp;
 }
 
+/* A handle, and the multi handle of its own that an FTP one has. */
+static void handle_free(CURL *h)
+{
+	CURLM *m = NULL;
+
+	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&m);
+	curl_easy_cleanup(h);
+	if (m)
+		curl_multi_cleanup(m);
+}
+
 void transport_free(struct transport *tp)
 {
 	char *password;
@@ -321,7 +333,7 @@ void transport_free(struct transport *tp)
 		return;
 	g_warn_if_fail(tp->idle->len == tp->created);
 	for (unsigned i = 0; i < tp->idle->len; i++)
-		curl_easy_cleanup(tp->idle->pdata[i]);
+		handle_free(tp->idle->pdata[i]);
 	g_ptr_array_free(tp->idle, TRUE);
 	g_cond_clear(&tp->returned);
 	g_mutex_clear(&tp->pool_lock);
@@ -356,6 +368,9 @@ static CURL *pool_acquire(struct transport *tp)
 	handle = curl_easy_init();
 	if (handle) {
 		setup_handle(handle, tp);
+		if (g_str_has_prefix(tp->set.protocols, "ftp"))
+			curl_easy_setopt(handle, CURLOPT_PRIVATE,
+					 curl_multi_init());
 		return handle;
 	}
 	g_mutex_lock(&tp->pool_lock);
@@ -464,6 +479,7 @@ static void prepare(CURL *h, struct transfer *t, const char *range,
 	curl_easy_setopt(h, CURLOPT_NOBODY, t->nobody ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_QUOTE, t->quote);
 	curl_easy_setopt(h, CURLOPT_POSTQUOTE, t->postquote);
+	curl_easy_setopt(h, CURLOPT_FILETIME, t->filetime ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, t->upload ? 1L : 0L);
 	if (t->upload)
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
@@ -498,6 +514,35 @@ static void forget_transfer(CURL *h)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
+}
+
+/* curl_easy_perform, but for FTP: libcurl 7.88 sets no timer after a
+ * PASV reply, and curl_easy_perform's loop then sleeps a second before it
+ * opens the data connection (every data connection here). FTP handles
+ * run on a multi handle of their own (which keeps their connections
+ * alive between requests), woken every POLL_CAP_MS at most. */
+static CURLcode perform_handle(CURL *h)
+{
+	CURLM *m = NULL;
+	CURLMcode mc;
+	CURLMsg *msg;
+	CURLcode code = CURLE_RECV_ERROR;
+	int running = 1, left;
+
+	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&m);
+	if (!m)
+		return curl_easy_perform(h);
+	mc = curl_multi_add_handle(m, h);
+	while (mc == CURLM_OK && running) {
+		mc = curl_multi_perform(m, &running);
+		if (mc == CURLM_OK && running)
+			mc = curl_multi_poll(m, NULL, 0, POLL_CAP_MS, NULL);
+	}
+	while ((msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+			code = msg->data.result;
+	curl_multi_remove_handle(m, h);
+	return code;
 }
 
 /* Does the answer ask for Digest authentication? */
@@ -540,7 +585,7 @@ static bool attempt(struct transfer *t, int *err)
 	if (t->replies)
 		g_string_truncate(t->replies, 0);
 	prepare(h, t, range, digest);
-	t->code = curl_easy_perform(h);
+	t->code = perform_handle(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
 	if (t->status == 401 && !digest && !t->local_err &&
 	    digest_challenge(t)) {

@@ -70,6 +70,7 @@ struct transfer {
 	 * whether there is no transfer at all (only the commands) */
 	struct curl_slist *quote, *postquote;
 	bool nobody;
+	bool filetime;	/* FTP: ask for the file's mtime (MDTM) as well */
 	/* FTP: the server's reply lines (after the login) are kept here */
 	GString *replies;
 	/* an upload: size bytes from fd when >= 0, else from data */

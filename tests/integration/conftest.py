@@ -1,6 +1,7 @@
 """Fixtures for relayfs's integration tests: a relay (a local folder, or the
-same folder served by a real Apache mod_dav) and real FUSE mounts of it as
-named clients, always unmounted, whose logs must hold no unexpected
+same folder served by a real Apache mod_dav, another WebDAV server,
+pure-ftpd over FTP or FTPS, or sshd over SFTP) and real FUSE mounts of it
+as named clients, always unmounted, whose logs must hold no unexpected
 warning."""
 
 import os
@@ -24,10 +25,11 @@ def pytest_addoption(parser):
     parser.addoption("--backend", action="append", default=None,
                      help="run against these backends only "
                      "(local, webdav, webdavs, nginx, lighttpd, "
-                     "rclone)")
+                     "rclone, ftp, ftps, sftp)")
 
 
-ALL_BACKENDS = ["local", "webdav", "webdavs", "nginx", "lighttpd", "rclone"]
+ALL_BACKENDS = ["local", "webdav", "webdavs", "nginx", "lighttpd", "rclone",
+                "ftp", "ftps", "sftp"]
 # the WebDAV servers of the `server` fixture, by the backend that runs them
 SERVER_BACKENDS = {"apache": "webdav", "nginx": "nginx",
                    "lighttpd": "lighttpd", "rclone": "rclone"}
@@ -65,7 +67,12 @@ def pytest_collection_modifyitems(config, items):
 class Relay:
     """The relay under test: `dir` is the folder on disk that holds it (the
     local relay itself, or the folder Apache serves), `url` what relayfs
-    mounts, `options` what it needs besides (cacert, ...)."""
+    mounts, `options` what it needs besides (cacert, ...).
+
+    pure-ftpd (ftp, ftps) writes as nobody: what a test puts in `dir`
+    itself stays writable to it through an ACL that folders made later
+    inherit; a chmod (shutil.copytree copies the modes) narrows it, and
+    share() widens it again. write() and each mount's start call it."""
 
     def __init__(self, kind, root, url, options=(), server=None):
         self.kind = kind
@@ -91,6 +98,13 @@ class Relay:
             f.write(data if isinstance(data, bytes) else data.encode())
         if mtime is not None:
             os.utime(p, (mtime, mtime))
+        self.share(rel)
+
+    def share(self, rel=None):
+        """Let the server write rel (a file or folder, with the folders
+        above it) or, without rel, all that is in the relay."""
+        if self.server is not None:
+            self.server.share(None if rel is None else self.path(rel))
 
     def exists(self, *parts):
         return os.path.exists(self.path(*parts))
@@ -107,13 +121,33 @@ class Relay:
 def relay(request, tmp_path):
     """The relay of one backend: "local" (a folder), "webdav" (Apache over
     plain HTTP with basic authentication), "webdavs" (Apache over HTTPS
-    with a self-signed certificate made for the test), or the folder
+    with a self-signed certificate made for the test), the folder
     served over plain HTTP by "nginx", "lighttpd" or "rclone" (serve
-    webdav)."""
+    webdav), by pure-ftpd over "ftp" or "ftps" (explicit TLS, required,
+    the certificate made for the test; user and password) or by sshd
+    over "sftp" (a key made for the test; known_hosts)."""
     root = tmp_path / "relay"
     root.mkdir()
     if request.param == "local":
         yield Relay("local", str(root), str(root))
+        return
+    if request.param in ("ftp", "ftps", "sftp"):
+        srv = servers.start_server(request.param, str(root))
+        if request.param == "sftp":
+            options = ["identity=%s" % srv.identity,
+                       "known_hosts=%s" % srv.known_hosts]
+        else:
+            pw = tmp_path / "password"
+            pw.write_text(srv.password + "\n")
+            pw.chmod(0o600)
+            options = ["user=%s" % srv.user, "password_file=%s" % pw]
+            if srv.cacert:
+                options.append("cacert=%s" % srv.cacert)
+        try:
+            yield Relay(request.param, str(root), srv.url, options,
+                        server=srv)
+        finally:
+            srv.stop()
         return
     if request.param in ("nginx", "lighttpd", "rclone"):
         srv = servers.start_server(request.param, str(root))
@@ -152,6 +186,8 @@ class Mount:
         self.home = os.path.join(tmp, "home-" + client)
         os.makedirs(self.path, exist_ok=True)
         os.makedirs(self.home, exist_ok=True)
+        if hasattr(relay, "share"):
+            relay.share()   # what the test put in the relay before mounting
         opts = ["client=" + client,
                 "cache_dir=" + os.path.join(tmp, "cache-" + client),
                 "lock_wait=2", "dir_cache=0"] + relay.options + list(options)

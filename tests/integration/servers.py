@@ -1,20 +1,30 @@
-"""Test servers for relayfs: WebDAV servers from Debian's packages (Apache
-httpd with mod_dav, nginx with dav and dav_ext, lighttpd with mod_webdav,
-rclone serve webdav) on 127.0.0.1, each started on a free port with its own
-config, logs and lock files, and always stopped.
+"""Test servers for relayfs, from Debian's packages, on 127.0.0.1, each
+started on a free port with its own config, logs and lock files, and
+always stopped: WebDAV servers (Apache httpd with mod_dav, nginx with dav
+and dav_ext, lighttpd with mod_webdav, rclone serve webdav), pure-ftpd
+(FTP, and FTPS with explicit TLS) and OpenSSH's sshd (SFTP).
 
 Python API (stdlib only):
-    srv = start_server(kind, root_dir)   kind: apache, nginx, lighttpd, rclone
+    srv = start_server(kind, root_dir)   kind: apache, nginx, lighttpd,
+                   rclone, ftp, ftps (pure-ftpd), sftp (sshd)
     srv = start_apache(root_dir, tls=False, user=None, password=None)
-    srv.url        "http://127.0.0.1:PORT/dav" (https when tls)
+    srv.url        "http://127.0.0.1:PORT/dav" (https when tls);
+                   "ftp://127.0.0.1:PORT/", "ftps://127.0.0.1:PORT/" (the
+                   folder is the FTP root; srv.user, srv.password);
+                   "sftp://root@127.0.0.1:PORT/abs/path/of/root_dir"
+                   (srv.identity: the user's private key; srv.known_hosts)
     srv.cacert     the self-signed certificate (PEM) when tls, else None
     srv.requests() [(method, decoded_path, status)] from the access log
                    (Apache and nginx; NotImplementedError elsewhere)
     srv.connections()  how many TCP connections Apache accepted
     srv.clear_log()
+    srv.share(path=None)  let the server write what the test put in the
+                   folder (pure-ftpd writes as nobody; a no-op elsewhere)
     srv.pause(), srv.resume()   kill it and start it again on its port
-    srv.freeze(), srv.thaw()    SIGSTOP / SIGCONT it (a hung server)
-    srv.stop()     (also registered with atexit)
+    srv.freeze(), srv.thaw()    SIGSTOP / SIGCONT it (a hung server), its
+                   connections' processes too
+    srv.stop()     (also registered with atexit; and each server gets
+                   SIGTERM if the process that started it dies)
 
 Command line (for the C unit tests):
     servers.py serve ROOT [--tls] [--user U --password P] [--digest]
@@ -27,15 +37,19 @@ Apache refuses to run as root, and every folder on the path to ROOT would
 have to be traversable by www-data; so when we are root Apache runs as
 www-data with the ambient capability CAP_DAC_OVERRIDE (setpriv): it can
 serve a ROOT anywhere and overwrite files the test created as root.
+pure-ftpd cannot serve a virtual user as root: see PureFtpd.
 """
 
 import atexit
 import hashlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -50,9 +64,9 @@ TIMED_FORMAT = "%{begin:usec}t %{end:usec}t %m %>s %U"
 REALM = "relay"
 
 
-def _group_states(pgid):
-    """{pid: state letter} of the processes in process group pgid."""
-    states = {}
+def _proc_table():
+    """{pid: (ppid, pgid, state, starttime)} of every process."""
+    table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -61,9 +75,71 @@ def _group_states(pgid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:
-            states[int(name)] = fields[0]
-    return states
+        table[int(name)] = (int(fields[1]), int(fields[2]), fields[0],
+                            int(fields[19]))
+    return table
+
+
+def _family(pid):
+    """{pid: (ppid, pgid, state, starttime)} of process group pid and of
+    every descendant of pid: sshd puts each connection in a session of
+    its own, out of the group."""
+    table = _proc_table()
+    kids = {}
+    for p, info in table.items():
+        kids.setdefault(info[0], []).append(p)
+    found = {p for p, info in table.items() if info[1] == pid}
+    if pid in table:
+        found.add(pid)
+    todo = list(found)
+    while todo:
+        for child in kids.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {p: table[p] for p in found}
+
+
+def _group_states(pgid):
+    """{pid: state letter} of the processes in process group pgid and of
+    their descendants."""
+    return {p: info[2] for p, info in _family(pgid).items()}
+
+
+def _signal_family(pid, family, sig):
+    """Send sig to process group pid and to the processes of family (from
+    _family) that are still the same processes."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    now = _proc_table()
+    for p, info in family.items():
+        if p in now and now[p][3] == info[3]:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+
+
+def _stop_family(pid, limit=5):
+    """SIGSTOP process group pid and its descendants until all are stopped
+    and no new one appears (a stopped parent forks no more); returns the
+    family, or None if it would not stop within limit seconds."""
+    deadline = time.monotonic() + limit
+    seen = {}
+    while True:
+        family = _family(pid)
+        seen.update(family)
+        _signal_family(pid, family, signal.SIGSTOP)
+        time.sleep(0.01)
+        again = _family(pid)
+        if (set(again) <= set(family)
+                and all(info[2] in "TtZX" for info in again.values())):
+            seen.update(again)
+            return seen
+        if time.monotonic() > deadline:
+            return None
 
 
 def _free_port():
@@ -102,6 +178,7 @@ class Server:
     config (_config) and say how to start it (_command)."""
 
     name = "server"
+    stderr_to_log = False  # its stderr goes to errlog, not to a pipe
     log_flush = 0.05   # seconds the access log may lag behind an answer
     first_request = "0"  # the connection log's mark of a new connection
 
@@ -128,17 +205,30 @@ class Server:
             self.port = _free_port()
             with open(self.conf, "w") as f:
                 f.write(self._config(auth))
+            stderr = subprocess.PIPE
+            if self.stderr_to_log:
+                stderr = open(self.errlog, "ab")
             self.proc = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                self._launch(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr,
                 start_new_session=True)
+            if self.stderr_to_log:
+                stderr.close()
             if self._wait_listening():
                 return
             err = self._kill()
-            if "Address already in use" not in err:
+            if "Address already in use" not in err + self._errors():
                 break
-        raise RuntimeError("apache did not start: %s %s" % (
-            err.strip(), self._errors()))
+        raise RuntimeError("%s did not start: %s %s" % (
+            self.name, err.strip(), self._errors()))
+
+    def _launch(self):
+        """The command, made to get SIGTERM if we die without stopping it
+        (a test run killed): setpriv --pdeathsig, then exec."""
+        cmd = self._command()
+        if cmd[0] == "setpriv":
+            return cmd
+        return ["setpriv", "--pdeathsig=SIGTERM", "--"] + cmd
 
     def _wait_listening(self):
         deadline = time.monotonic() + 15
@@ -152,6 +242,24 @@ class Server:
                 time.sleep(0.02)
         return False
 
+    def share(self, path=None):
+        """Let the server write what the tests put in the folder it serves
+        (path: a file or folder in it, else all of it); nothing to do for
+        a server that runs as root or with CAP_DAC_OVERRIDE."""
+
+    def _make_cert(self):
+        """A self-signed certificate for 127.0.0.1 (self.cacert) and its
+        key (self.key)."""
+        self.cacert = os.path.join(self.tmp, "cert.pem")
+        self.key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7",
+             "-keyout", self.key, "-out", self.cacert,
+             "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
     def _errors(self):
         try:
             with open(self.errlog, errors="replace") as f:
@@ -160,24 +268,25 @@ class Server:
             return ""
 
     def _kill(self):
-        """Stop the process group: SIGTERM, then SIGKILL after 5 s."""
+        """Stop the process group and the server's descendants out of it
+        (sshd's connections): SIGTERM, then SIGKILL after 5 s. They are
+        all stopped first, so that none forks a process we would miss."""
         if self.proc is None:
             return ""
         proc, self.proc = self.proc, None
+        family = _stop_family(proc.pid) or _family(proc.pid)
         for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
+            _signal_family(proc.pid, family, sig)
+            _signal_family(proc.pid, family, signal.SIGCONT)
             try:
                 proc.wait(wait)
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:   # children left after the parent died
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        # children left after the parent died
+        _signal_family(proc.pid, family, signal.SIGKILL)
+        if proc.stderr is None:
+            return ""  # it went to the error log
         err = proc.stderr.read().decode(errors="replace")
         proc.stderr.close()
         return err
@@ -251,29 +360,29 @@ class Server:
 
     def resume(self):
         self.proc = subprocess.Popen(
-            self._command(), stdin=subprocess.DEVNULL,
+            self._launch(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True)
         if not self._wait_listening():
-            raise RuntimeError("apache did not start again: %s %s" % (
-                self._kill().strip(), self._errors()))
+            raise RuntimeError("%s did not start again: %s %s" % (
+                self.name, self._kill().strip(), self._errors()))
 
     def freeze(self):
         """Stop the server's processes (SIGSTOP): connections are still
         accepted by the kernel, and nothing answers, as with a hung
-        server; thaw() lets it go on with what it was sent meanwhile."""
-        os.killpg(self.proc.pid, signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            states = _group_states(self.proc.pid)
-            if states and all(s in "Tt" for s in states.values()):
-                return
-            time.sleep(0.01)
-        raise RuntimeError("apache did not stop: %r" %
-                           _group_states(self.proc.pid))
+        server; thaw() lets it go on with what it was sent meanwhile.
+        The processes the server started out of its group (sshd's
+        connections) are stopped too."""
+        self._frozen = _stop_family(self.proc.pid)
+        if self._frozen is None:
+            raise RuntimeError("%s did not stop: %r" % (
+                self.name, _group_states(self.proc.pid)))
 
     def thaw(self):
-        os.killpg(self.proc.pid, signal.SIGCONT)
+        family = _family(self.proc.pid)
+        family.update(getattr(self, "_frozen", None) or {})
+        self._frozen = None
+        _signal_family(self.proc.pid, family, signal.SIGCONT)
 
     def stop(self):
         if self.proc is not None:
@@ -299,17 +408,6 @@ class Apache(Server):
             self._make_cert()
         auth = self._make_auth(user, password) if user is not None else ""
         self._finish_start(auth)
-
-    def _make_cert(self):
-        self.cacert = os.path.join(self.tmp, "cert.pem")
-        self.key = os.path.join(self.tmp, "key.pem")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7",
-             "-keyout", self.key, "-out", self.cacert,
-             "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def _make_auth(self, user, password):
         path = os.path.join(self.tmp, "passwords")
@@ -499,12 +597,255 @@ class Rclone(Server):
     connections = timed_requests = requests
 
 
+# POSIX ACLs as the kernel stores them (linux/posix_acl_xattr.h): written
+# straight as xattrs, so that no setfacl is needed
+ACL_ACCESS = "system.posix_acl_access"
+ACL_DEFAULT = "system.posix_acl_default"
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = (
+    0x01, 0x02, 0x04, 0x10, 0x20)
+_ACL_NO_ID = 0xFFFFFFFF
+
+
+def _acl(owner, uid, perm, group, other):
+    """An ACL: the owner, user uid with perm, the owning group, a mask
+    letting both through, the others (each perm 0..7)."""
+    entries = [(_ACL_USER_OBJ, owner, _ACL_NO_ID), (_ACL_USER, perm, uid),
+               (_ACL_GROUP_OBJ, group, _ACL_NO_ID),
+               (_ACL_MASK, perm | group, _ACL_NO_ID),
+               (_ACL_OTHER, other, _ACL_NO_ID)]
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", *e) for e in entries)
+
+
+def _acl_group(path, mode):
+    """The owning group's permissions: its ACL entry when path has an ACL
+    (the mode's group bits are then the mask), else the mode's."""
+    try:
+        raw = os.getxattr(path, ACL_ACCESS, follow_symlinks=False)
+    except OSError:
+        return (mode >> 3) & 7
+    for off in range(4, len(raw) - 7, 8):
+        tag, perm, _ = struct.unpack_from("<HHI", raw, off)
+        if tag == _ACL_GROUP_OBJ:
+            return perm
+    return (mode >> 3) & 7
+
+
+def grant(path, uid, recursive=True):
+    """Give user uid read and write on path (and, when recursive, on all
+    below it) with an ACL entry and a mask letting it through, whatever
+    the modes are; folders get it as their default ACL too, so that what
+    is created in them later inherits it."""
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            perm = 7
+            if recursive:
+                try:
+                    todo += [os.path.join(p, n) for n in os.listdir(p)]
+                except OSError:
+                    pass
+        elif stat.S_ISREG(mode):
+            perm = 6
+        else:
+            continue   # a symlink's target may be anywhere
+        os.setxattr(p, ACL_ACCESS, _acl((mode >> 6) & 7, uid, perm,
+                                        _acl_group(p, mode), mode & 7),
+                    follow_symlinks=False)
+        if perm == 7:
+            os.setxattr(p, ACL_DEFAULT, _acl(7, uid, 7, 5, 5),
+                        follow_symlinks=False)
+
+
+def _passive_range(size=2000, low=30000, high=60000):
+    """A random range of size ports for passive data connections: the
+    server picks a free one of them for each (first, last)."""
+    first = random.randrange(low, high - size)
+    return first, first + size - 1
+
+
+class PureFtpd(Server):
+    """pure-ftpd serving the folder over FTP (tls: FTPS, explicit AUTH TLS,
+    required for the session and its data connections) to one virtual
+    user, `user` with `password`, chrooted in it (self.url is its root).
+
+    Virtual users cannot be uid 0: it writes as nobody. What the tests
+    put in the folder as root stays writable by nobody through POSIX
+    ACLs (grant): an entry for nobody on the folder, inherited by what is
+    made in it later (its default ACL), and share() puts it back where a
+    chmod (shutil.copytree's copystat) narrowed the mask. It logs to
+    syslog, which we do not have (a transfer log, -O clf:FILE, would
+    delay one data connection in four by a second: none is kept)."""
+
+    name = "pure-ftpd"
+    # with its stderr a pipe (no syslog here), one data connection in
+    # four waited a second: a file instead
+    stderr_to_log = True
+    user = "relay"
+    password = "relay pass"
+    tls_mode = "3"   # -Y 3: no login nor data connection without TLS
+
+    def __init__(self, root_dir, tls=False):
+        super().__init__(root_dir)
+        self.tls = tls
+        self.uid = pwd.getpwnam("nobody").pw_uid
+        self.passwd = os.path.join(self.tmp, "pureftpd.passwd")
+        self.pdb = os.path.join(self.tmp, "pureftpd.pdb")
+        self.pidfile = os.path.join(self.tmp, "pure-ftpd.pid")
+        self._make_user()
+        if tls:
+            self._make_cert()
+        self.share()
+        self._start("")
+        self.url = "%s://127.0.0.1:%d/" % ("ftps" if tls else "ftp",
+                                           self.port)
+
+    def _make_user(self):
+        # -f and -F always: a pure-pw without them writes /etc/pure-ftpd
+        subprocess.run(
+            ["pure-pw", "useradd", self.user, "-u", "nobody", "-g",
+             "nogroup", "-d", self.root, "-f", self.passwd, "-F", self.pdb],
+            input=("%s\n%s\n" % (self.password, self.password)).encode(),
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # pure-pw hashes with argon2id at a cost that makes each login
+        # take seconds: a SHA-512 crypt hash instead, as fast as needed
+        digest = subprocess.run(
+            ["openssl", "passwd", "-6", "-stdin"], input=self.password.encode(),
+            check=True, capture_output=True).stdout.decode().strip()
+        with open(self.passwd) as f:
+            fields = f.read().strip().split(":")
+        fields[1] = digest
+        with open(self.passwd, "w") as f:
+            f.write(":".join(fields) + "\n")
+        subprocess.run(["pure-pw", "mkdb", self.pdb, "-f", self.passwd],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    def share(self, path=None):
+        """Let nobody write path (a file or folder in the served one, with
+        the folders above it) or, without path, all of the folder."""
+        if path is None:
+            grant(self.root, self.uid)
+            return
+        path = os.path.abspath(path)
+        grant(path, self.uid)
+        up = os.path.dirname(path)
+        while up.startswith(self.root + os.sep) or up == self.root:
+            grant(up, self.uid, recursive=False)
+            up = os.path.dirname(up)
+
+    def _config(self, auth):
+        self.passive = _passive_range()
+        return ""
+
+    def _command(self):
+        cmd = ["/usr/sbin/pure-ftpd", "-S", "127.0.0.1,%d" % self.port,
+               "-l", "puredb:" + self.pdb, "-E", "-A", "-D", "-H", "-u", "1",
+               "-p", "%d:%d" % self.passive, "-g", self.pidfile,
+               "-c", "50", "-C", "50", "-L", "100000:32"]
+        if self.tls:
+            cmd += ["-Y", self.tls_mode, "-2", "%s,%s" % (self.cacert,
+                                                           self.key)]
+        return cmd
+
+    def requests(self):
+        raise NotImplementedError("pure-ftpd logs its commands to syslog")
+
+    connections = timed_requests = requests
+
+
+class Sshd(Server):
+    """OpenSSH's sshd with internal-sftp only, on 127.0.0.1, its host key
+    and config made for it: root logs in with the key self.identity
+    (publickey only), and checks the host with self.known_hosts. self.url
+    is "sftp://root@127.0.0.1:PORT" and the served folder's absolute
+    path. sshd runs as root, so the tests' files are all writable to it.
+    Its log (LogLevel VERBOSE) is self.errlog."""
+
+    name = "sshd"
+
+    def __init__(self, root_dir):
+        super().__init__(root_dir)
+        self.hostkey = os.path.join(self.tmp, "host_ed25519")
+        self.identity = os.path.join(self.tmp, "user_ed25519")
+        self.authorized = os.path.join(self.tmp, "authorized_keys")
+        self.known_hosts = os.path.join(self.tmp, "known_hosts")
+        self.pidfile = os.path.join(self.tmp, "sshd.pid")
+        for key in (self.hostkey, self.identity):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                            "-C", "relayfs-test", "-f", key], check=True,
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        shutil.copyfile(self.identity + ".pub", self.authorized)
+        # the privilege separation folder, as sshd.service makes it
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self._start("")
+        with open(self.hostkey + ".pub") as f:
+            kind, blob = f.read().split()[:2]
+        with open(self.known_hosts, "w") as f:
+            f.write("[127.0.0.1]:%d %s %s\n" % (self.port, kind, blob))
+        self.url = "sftp://root@127.0.0.1:%d%s" % (self.port, self.root)
+
+    def _config(self, auth):
+        if os.path.exists(self.errlog):
+            os.unlink(self.errlog)   # its "Address already in use" is read
+        return """Port %d
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey %s
+PidFile %s
+AuthorizedKeysFile %s
+StrictModes no
+PermitRootLogin prohibit-password
+AuthenticationMethods publickey
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+GSSAPIAuthentication no
+UsePAM no
+UseDNS no
+PermitTTY no
+AllowTcpForwarding no
+AllowAgentForwarding no
+X11Forwarding no
+PermitUserEnvironment no
+PrintMotd no
+PrintLastLog no
+MaxStartups 100
+MaxSessions 100
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+ForceCommand internal-sftp
+""" % (self.port, self.hostkey, self.pidfile, self.authorized)
+
+    def _command(self):
+        return ["/usr/sbin/sshd", "-D", "-e", "-f", self.conf,
+                "-E", self.errlog]
+
+    def requests(self):
+        raise NotImplementedError("sshd keeps no request log")
+
+    connections = timed_requests = requests
+
+
 SERVERS = {"apache": Apache, "nginx": Nginx, "lighttpd": Lighttpd,
-           "rclone": Rclone}
+           "rclone": Rclone,
+           "ftp": PureFtpd,
+           "ftps": lambda root_dir: PureFtpd(root_dir, tls=True),
+           "sftp": Sshd}
 
 
 def start_server(kind, root_dir):
-    """Start the WebDAV server kind serving root_dir at /dav."""
+    """Start the server kind serving root_dir: a WebDAV one (apache,
+    nginx, lighttpd, rclone) at /dav, or pure-ftpd (ftp, ftps) or sshd
+    (sftp)."""
     return SERVERS[kind](root_dir)
 
 

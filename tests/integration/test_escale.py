@@ -24,6 +24,8 @@ def copy_vectors(relay):
                 p = os.path.join(top, n)
                 os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
         return
+    if relay.kind in ("ftp", "ftps", "sftp"):
+        return upload_by_ftp(relay, src)
     base = relay.server.url
     auth = ["-u", "relay:relay pass"] if relay.kind == "webdav" else []
     tls = ["--cacert", relay.server.cacert] if relay.server.cacert else []
@@ -36,6 +38,29 @@ def copy_vectors(relay):
             url = "%s/%s" % (base, os.path.normpath(os.path.join(rel, f)))
             run("curl", "-sSf", *auth, *tls, "-T", os.path.join(top, f),
                 url)
+
+
+def upload_by_ftp(relay, src):
+    """The same over FTP (MKD, STOR) or SFTP (mkdir, write) with curl."""
+    srv = relay.server
+    if relay.kind == "sftp":
+        opts = ["-k", "--key", srv.identity]  # -k: no known_hosts here
+        base = srv.url.rstrip("/") + "/"
+        mkdir = "mkdir %s/%%s" % srv.root
+    else:
+        opts = ["-u", "%s:%s" % (srv.user, srv.password)]
+        if relay.kind == "ftps":
+            opts += ["--ssl-reqd", "--cacert", srv.cacert]
+        base = srv.url.replace("ftps://", "ftp://", 1)
+        mkdir = "MKD %s"
+    for top, dirs, files in os.walk(src):
+        rel = os.path.relpath(top, src)
+        for d in dirs:
+            run("curl", "-sSf", *opts, "-Q",
+                mkdir % os.path.normpath(os.path.join(rel, d)), base)
+        for f in files:
+            run("curl", "-sSf", *opts, "-T", os.path.join(top, f),
+                base + os.path.normpath(os.path.join(rel, f)))
 
 
 def snapshot(root):
