@@ -707,22 +707,17 @@ class PureFtpd(Server):
                                            self.port)
 
     def _make_user(self):
-        # -f and -F always: a pure-pw without them writes /etc/pure-ftpd
-        subprocess.run(
-            ["pure-pw", "useradd", self.user, "-u", "nobody", "-g",
-             "nogroup", "-d", self.root, "-f", self.passwd, "-F", self.pdb],
-            input=("%s\n%s\n" % (self.password, self.password)).encode(),
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # pure-pw hashes with argon2id at a cost that makes each login
-        # take seconds: a SHA-512 crypt hash instead, as fast as needed
+        # the passwd line pure-pw useradd writes, with a SHA-512 crypt
+        # hash: pure-pw's own argon2id makes it and each login take
+        # seconds
         digest = subprocess.run(
             ["openssl", "passwd", "-6", "-stdin"], input=self.password.encode(),
             check=True, capture_output=True).stdout.decode().strip()
-        with open(self.passwd) as f:
-            fields = f.read().strip().split(":")
-        fields[1] = digest
+        nobody = pwd.getpwnam("nobody")
         with open(self.passwd, "w") as f:
-            f.write(":".join(fields) + "\n")
+            f.write("%s:%s:%d:%d::%s/./::::::::::::\n" % (
+                self.user, digest, nobody.pw_uid, nobody.pw_gid, self.root))
+        # -f and -F always: a pure-pw without them writes /etc/pure-ftpd
         subprocess.run(["pure-pw", "mkdb", self.pdb, "-f", self.passwd],
                        check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
