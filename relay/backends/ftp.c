@@ -446,14 +446,10 @@ static int ftp_rename(void *state, const char *from, const char *to)
 /* A refused MKD: there already (EEXIST), or its parent missing (ENOENT). */
 static int mkd(struct ftp *ftp, enum op op, const char *path)
 {
-	struct backend_entry e = {0};
 	int err = command(ftp, op, "MKD", path);
 
-	if (err != -EEXIST)
-		return err;
-	err = ftp_stat(ftp, path, &e);
-	backend_entry_clear(&e);
-	return err == 0 ? -EEXIST : err;
+	return err == -EEXIST ?
+		       remote_path_mkdir_refused(ftp, ftp_stat, path) : err;
 }
 
 static int ftp_mkdir(void *state, const char *path)

@@ -229,3 +229,25 @@ void remote_path_probe(void *state, const char *backend, const char *display,
 			      "placeholder are asked for by name");
 	g_free(name);
 }
+
+int remote_path_mkdir_refused(void *state,
+			      int (*stat)(void *, const char *,
+					  struct backend_entry *),
+			      const char *path)
+{
+	struct backend_entry e = {0};
+	const char *slash = strrchr(path, '/');
+	char *parent;
+	int err = stat(state, path, &e);
+
+	backend_entry_clear(&e);
+	if (err != -ENOENT)
+		return err == 0 ? -EEXIST : err;
+	if (!slash)
+		return -EEXIST; /* the root is there */
+	parent = g_strndup(path, (gsize)(slash - path));
+	err = stat(state, parent, &e);
+	backend_entry_clear(&e);
+	g_free(parent);
+	return err == 0 ? -EEXIST : err;
+}

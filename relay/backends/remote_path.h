@@ -46,6 +46,14 @@ int remote_path_stat_by_listing(void *state,
 				int (*list)(void *, const char *, GPtrArray *),
 				const char *path, struct backend_entry *entry);
 
+/* Why a mkdir of path was refused, by what a stat finds: -EEXIST when it
+ * is there, or was (its parent is: another client may have taken it and
+ * let it go since), -ENOENT when its parent is missing. */
+int remote_path_mkdir_refused(void *state,
+			      int (*stat)(void *, const char *,
+					  struct backend_entry *),
+			      const char *path);
+
 /* Is mkdir exclusive on this server (a second one of a folder refused),
  * and do its listings show dot-names? Found with a folder of our own,
  * hidden from every client as a mutex, then removed; said in one line. */

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ struct request {
 	struct sftp *sftp;
 	enum op op;
 	char *target; /* the path, for messages */
+	uint64_t expect_size; /* read: the listed version's size, or ~0 */
 };
 
 static const char *const sftp_schemes[] = {"sftp", NULL};
@@ -73,6 +75,11 @@ static int map_result(const struct request *rq)
 		return rq->t.local_err;
 	if (rq->t.done || rq->t.code == CURLE_OK || rq->op == OP_PROBE)
 		return 0;
+	/* a pinned read from past the end: the file is shorter now */
+	if (rq->expect_size != UINT64_MAX &&
+	    (rq->t.code == CURLE_BAD_DOWNLOAD_RESUME ||
+	     rq->t.code == CURLE_RANGE_ERROR))
+		return -ESTALE;
 	if (says(rq, "No such file") || rq->t.code == CURLE_REMOTE_FILE_NOT_FOUND)
 		return rq->t.maybe_done && (rq->op == OP_REMOVE ||
 					    rq->op == OP_RMDIR) ? 0 : -ENOENT;
@@ -114,9 +121,44 @@ static bool may_retry(const struct transfer *t)
 		t->code == CURLE_SSH || t->code == CURLE_OPERATION_TIMEDOUT);
 }
 
+/* A read pinned to a version: asked from its offset to the file's end,
+ * its size (offset + what libcurl will send) must be the listed one's,
+ * else -ESTALE (a new version). Only the size can tell: the listing's
+ * mtimes are to the minute, in the server's time zone. */
+static int on_start(struct transfer *t)
+{
+	const struct request *rq = t->owner;
+	curl_off_t rest = -1;
+
+	if (rq->expect_size == UINT64_MAX)
+		return 0;
+	curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+			  &rest);
+	return rest >= 0 && t->offset + (uint64_t)rest == rq->expect_size ?
+		       0 : -ESTALE;
+}
+
 static const struct transfer_hooks hooks = {
+	.on_start = on_start,
 	.may_retry = may_retry,
 };
+
+/* The tag of a listed file: its mtime and size. */
+static char *tag_of(const struct backend_entry *e)
+{
+	return g_strdup_printf("\"sftp-%" G_GINT64_FORMAT "-%" PRIu64 "\"",
+			       e->mtime, e->size);
+}
+
+/* The size a tag of tag_of names, or UINT64_MAX. */
+static uint64_t size_of_tag(const char *etag)
+{
+	const char *dash = etag ? strrchr(etag, '-') : NULL;
+
+	if (!dash || !g_str_has_prefix(etag, "\"sftp-"))
+		return UINT64_MAX;
+	return g_ascii_strtoull(dash + 1, NULL, 10);
+}
 
 /* ---- requests ---- */
 
@@ -124,6 +166,7 @@ static void request_init(struct request *rq, struct sftp *sftp, enum op op,
 			 const char *method, const char *path, bool dir)
 {
 	memset(rq, 0, sizeof(*rq));
+	rq->expect_size = UINT64_MAX;
 	rq->sftp = sftp;
 	rq->op = op;
 	rq->target = remote_path_display(&sftp->where, path);
@@ -218,6 +261,12 @@ static int sftp_list(void *state, const char *dir, GPtrArray *entries)
 		g_warning("sftp: listing %s: %u lines that are no file's; "
 			  "skipped", rq.target, bad);
 	remote_path_drop_parts(entries);
+	for (guint i = 0; !err && i < entries->len; i++) {
+		struct backend_entry *e = entries->pdata[i];
+
+		if (!e->is_dir)
+			e->etag = tag_of(e);
+	}
 	request_clear(&rq);
 	return err;
 }
@@ -244,7 +293,6 @@ static int sftp_get(void *state, const char *path, uint64_t offset,
 	struct request rq;
 	int err;
 
-	(void)etag; /* a read cannot be pinned to a version */
 	if (remote_path_refused("sftp", path))
 		return -EINVAL;
 	request_init(&rq, state, OP_GET, "read", path, false);
@@ -252,6 +300,8 @@ static int sftp_get(void *state, const char *path, uint64_t offset,
 	rq.t.ctx = ctx;
 	rq.t.offset = offset;
 	rq.t.remaining = length;
+	rq.expect_size = size_of_tag(etag);
+	rq.t.to_end = rq.expect_size != UINT64_MAX;
 	err = perform(&rq);
 	request_clear(&rq);
 	return err;
@@ -335,14 +385,10 @@ static int sftp_rename(void *state, const char *from, const char *to)
  * is missing, in the same words: a stat says which. */
 static int make_dir(struct sftp *sftp, enum op op, const char *path)
 {
-	struct backend_entry e = {0};
 	int err = command(sftp, op, "mkdir", path, NULL);
 
-	if (err != -EEXIST)
-		return err;
-	err = sftp_stat(sftp, path, &e);
-	backend_entry_clear(&e);
-	return err == 0 ? -EEXIST : err;
+	return err == -EEXIST ?
+		       remote_path_mkdir_refused(sftp, sftp_stat, path) : err;
 }
 
 static int sftp_mkdir(void *state, const char *path)

@@ -463,7 +463,7 @@ static char *range_of(const struct transfer *t)
 {
 	if (!t->sink || (t->offset == 0 && t->remaining == UINT64_MAX))
 		return NULL;
-	if (t->remaining == UINT64_MAX ||
+	if (t->remaining == UINT64_MAX || t->to_end ||
 	    t->remaining - 1 > UINT64_MAX - 1 - t->offset)
 		return g_strdup_printf("%" PRIu64 "-", t->offset);
 	return g_strdup_printf("%" PRIu64 "-%" PRIu64, t->offset,

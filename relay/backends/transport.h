@@ -85,6 +85,7 @@ struct transfer {
 	void *ctx;
 	uint64_t offset, remaining, skip;
 	bool whole;	/* the answer ignores the range: stop once it is got */
+	bool to_end;	/* ask for all from offset on, stop after remaining */
 	size_t max_body;
 	GString *body;
 	/* the answer */

@@ -4,10 +4,13 @@ WebDAV server is probed by relayfs; the step relayfs chose for it is raced
 here, and must never show two winners."""
 
 import configparser
+import ftplib
 import hashlib
 import http.client
 import os
 import re
+import struct
+import subprocess
 import threading
 import urllib.parse
 
@@ -252,7 +255,7 @@ def write_at_once(mounts, name, rounds, lines):
     return written
 
 
-@backends("webdav", "nginx", "lighttpd", "rclone")
+@backends("webdav", "nginx", "lighttpd", "rclone", "ftp", "ftps", "sftp")
 def test_four_mounts_writing_one_name_land_in_turn(relay, mount):
     """Every server: four mounts write one name at once; every close
     pushes, the content left is one whole write matching its
@@ -278,3 +281,123 @@ def test_six_mounts_writing_one_name_never_hold_its_lock_together(
     assert most == 1
     assert relay.locks() == []
     assert not os.path.exists(relay.path(".hot.mutex"))
+
+
+def mkdir_race(clients, root, rounds):
+    """Each client (a callable: True when its mkdir of .x.mutex made it)
+    runs at once, `rounds` times, the folder removed between rounds;
+    returns the number of winners of each round."""
+    barrier = threading.Barrier(len(clients))
+    won = [[False] * len(clients) for _ in range(rounds)]
+
+    def worker(i):
+        for r in range(rounds):
+            barrier.wait()
+            won[r][i] = clients[i]()
+            if barrier.wait() == 0:
+                os.rmdir(os.path.join(root, ".x.mutex"))
+            barrier.wait()
+
+    threads = [threading.Thread(target=worker, args=(i,))
+               for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return [sum(r) for r in won]
+
+
+@backends("ftp")
+def test_ftp_mkd_has_one_winner(relay):
+    """The FTP mutex's promise: of 8 MKDs of one folder sent at once on 8
+    logged-in connections, exactly one succeeds (257), every round; the
+    others get 550."""
+    srv = relay.server
+    conns = []
+    for _ in range(8):
+        c = ftplib.FTP()
+        c.connect("127.0.0.1", srv.port, timeout=10)
+        c.login(srv.user, srv.password)
+        conns.append(c)
+
+    def mkd(c):
+        try:
+            c.mkd(".x.mutex")
+            return True
+        except ftplib.error_perm as e:
+            assert str(e).startswith("550"), e
+            return False
+
+    try:
+        won = mkdir_race([lambda c=c: mkd(c) for c in conns], relay.dir, 60)
+    finally:
+        for c in conns:
+            c.close()
+    assert won == [1] * 60
+
+
+class SftpClient:
+    """A bare SFTP v3 client on `ssh -s sftp`: enough for mkdir."""
+
+    def __init__(self, srv):
+        self.proc = subprocess.Popen(
+            ["ssh", "-q", "-i", srv.identity, "-p", str(srv.port),
+             "-o", "UserKnownHostsFile=" + srv.known_hosts,
+             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+             "-s", "root@127.0.0.1", "sftp"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.id = 0
+        self._send(1, struct.pack(">I", 3))        # SSH_FXP_INIT, v3
+        kind, _ = self._receive()
+        assert kind == 2                          # SSH_FXP_VERSION
+
+    def _send(self, kind, payload):
+        self.proc.stdin.write(struct.pack(">IB", len(payload) + 1, kind)
+                              + payload)
+        self.proc.stdin.flush()
+
+    def _receive(self):
+        size, kind = struct.unpack(">IB", self.proc.stdout.read(5))
+        return kind, self.proc.stdout.read(size - 1)
+
+    def mkdir(self, path):
+        """True when the server made it (status OK)."""
+        self.id += 1
+        raw = path.encode()
+        self._send(14, struct.pack(">II", self.id, len(raw)) + raw +
+                   struct.pack(">I", 0))          # SSH_FXP_MKDIR, no attrs
+        kind, body = self._receive()
+        assert kind == 101                        # SSH_FXP_STATUS
+        _, code = struct.unpack(">II", body[:8])
+        assert code in (0, 4), code               # OK, or FAILURE
+        return code == 0
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+@backends("sftp")
+def test_sftp_mkdir_has_one_winner(relay):
+    """The SFTP mutex's promise: of 8 mkdirs of one folder sent at once on
+    8 open SFTP sessions, exactly one succeeds, every round."""
+    clients = [SftpClient(relay.server) for _ in range(8)]
+    path = os.path.join(relay.dir, ".x.mutex")
+    try:
+        won = mkdir_race([lambda c=c: c.mkdir(path) for c in clients],
+                         relay.dir, 60)
+    finally:
+        for c in clients:
+            c.close()
+    assert won == [1] * 60
+
+
+@backends("ftp", "sftp")
+def test_ftp_and_sftp_probes_find_an_exclusive_mkdir(relay, mount):
+    """The probe at mount finds mkdir exclusive and dot-files listed on
+    pure-ftpd and OpenSSH, says so, and leaves nothing behind."""
+    m = mount("prober")
+    assert m.unmount() == 0
+    assert "locks taken under a mkdir mutex" in m.text()
+    assert "listings show dot-files" in m.text()
+    assert not [n for n in os.listdir(relay.dir) if "probe" in n]
