@@ -35,13 +35,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from servers import start_apache  # noqa: E402
+from servers import start_apache, start_server  # noqa: E402
 
 SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "256"))
 FILES = int(os.environ.get("BENCH_FILES", "1000"))
 SMALL_KB = int(os.environ.get("BENCH_SMALL_KB", "4"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-TOOLS = os.environ.get("BENCH_TOOLS", "curl relayfs rclone davfs2").replace(",", " ").split()
+TOOLS = os.environ.get(
+    "BENCH_TOOLS", "curl relayfs rclone davfs2 curl-ftp relayfs-ftp "
+    "curl-sftp relayfs-sftp").replace(",", " ").split()
 STEP_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 WORK = os.environ["BENCH_WORK"]
 RELAYFS = os.environ["BENCH_RELAYFS"]
@@ -161,15 +163,19 @@ def same_tree(src, dst, names):
 
 
 class Tool:
-    """One tool's mounts; subclasses say how to mount and unmount."""
+    """One tool's mounts; subclasses say how to mount and unmount, and
+    which server they talk to (Apache, or pure-ftpd for "ftp", sshd for
+    "sftp")."""
     name = "?"
     warm = True
+    server = "apache"
 
     def __init__(self, bench, run_no):
         self.b = bench
         self.run_no = run_no
         self.sub = "%s%d" % (self.name, run_no)
-        self.url = bench.srv.url + "/" + self.sub
+        self.srv = bench.server_for(self.server)
+        self.url = self.srv.url.rstrip("/") + "/" + self.sub
         self.dir = os.path.join(WORK, "t", self.sub)
         os.makedirs(self.dir)
         self.mnt = None
@@ -410,7 +416,88 @@ class Curl(Tool):
             return f.read().count("<D:response") - 1
 
 
-TOOL_CLASSES = {c.name: c for c in (Curl, Relayfs, Rclone, Davfs2)}
+class RelayfsFtp(Relayfs):
+    """relayfs on pure-ftpd over FTP (its user and password)."""
+    name = "relayfs-ftp"
+    server = "ftp"
+
+    def _mount(self, client):
+        pw = os.path.join(self.dir, "password")
+        size = (",cache_size=%dM" % (SIZE_MB * 2 + 128)
+                if SIZE_MB * 2 > 900 else "")
+        with open(pw, "w") as f:
+            f.write(self.srv.password + "\n")
+        os.chmod(pw, 0o600)
+        self._spawn([RELAYFS, "-f", "-o", "client=%s,cache_dir=%s,user=%s,"
+                     "password_file=%s" % (
+                         client, os.path.join(self.dir, "cache-" + client),
+                         self.srv.user, pw) + size, self.url], client)
+
+
+class RelayfsSftp(Relayfs):
+    """relayfs on OpenSSH's sshd over SFTP (a key and known_hosts)."""
+    name = "relayfs-sftp"
+    server = "sftp"
+
+    def _mount(self, client):
+        self._spawn([RELAYFS, "-f", "-o", "client=%s,cache_dir=%s,"
+                     "identity=%s,known_hosts=%s" % (
+                         client, os.path.join(self.dir, "cache-" + client),
+                         self.srv.identity, self.srv.known_hosts),
+                     self.url], client)
+
+
+class CurlFtp(Curl):
+    """curl over FTP to pure-ftpd, one process per step (its control
+    connection reused inside it; LIST for the listing)."""
+    name = "curl-ftp"
+    server = "ftp"
+
+    def _curl(self, config_lines):
+        Curl._curl(self, ["user = " + self.q("%s:%s" % (
+            self.srv.user, self.srv.password))] + self._between(
+                config_lines, ["user = " + self.q("%s:%s" % (
+                    self.srv.user, self.srv.password))]))
+
+    @staticmethod
+    def _between(lines, extra):
+        """The options of every URL after a "next" again."""
+        out = []
+        for line in lines:
+            out.append(line)
+            if line == "next":
+                out += extra
+        return out
+
+    def write_small(self):
+        lines = []
+        for n in self.b.small_names:
+            lines += ["ftp-create-dirs",
+                      "upload-file = " + self.q(os.path.join(self.b.small, n)),
+                      "url = " + self.q(self.url + "/small/" + n)]
+        self._curl(lines)
+
+    def list_small(self):
+        out = os.path.join(self.dir, "list.txt")
+        self._curl(["url = " + self.q(self.url + "/small/"),
+                    "output = " + self.q(out)])
+        with open(out, errors="replace") as f:
+            return sum(1 for line in f
+                       if line.split() and line.split()[-1] not in (".", ".."))
+
+
+class CurlSftp(CurlFtp):
+    """curl over SFTP to sshd (its key; the host is the test's own)."""
+    name = "curl-sftp"
+    server = "sftp"
+
+    def _curl(self, config_lines):
+        extra = ["insecure", "key = " + self.q(self.srv.identity)]
+        Curl._curl(self, extra + self._between(config_lines, extra))
+
+
+TOOL_CLASSES = {c.name: c for c in (Curl, Relayfs, Rclone, Davfs2, CurlFtp,
+                                    RelayfsFtp, CurlSftp, RelayfsSftp)}
 
 
 class Bench:
@@ -425,6 +512,20 @@ class Bench:
         self.kinds = {t: {m: {} for m, _ in METRICS} for t in TOOLS}
         self.conns = {t: {m: [] for m, _ in METRICS} for t in TOOLS}
         self.srv = None
+        self.servers = {}
+
+    def server_for(self, kind):
+        """The server of kind, started at its first use (files on tmpfs
+        too, each in a folder of its own)."""
+        if kind == "apache":
+            return self.srv
+        if kind not in self.servers:
+            root = os.path.join(WORK, "root-" + kind)
+            os.makedirs(root)
+            srv = self.servers[kind] = start_server(kind, root)
+            record_pid(kind, srv.proc.pid)
+            log("bench: %s at %s" % (srv.name, srv.url))
+        return self.servers[kind]
 
     def make_sources(self):
         os.makedirs(self.small)
@@ -440,6 +541,16 @@ class Bench:
         """Time fn() (until expect_puts are all on the server, when given)
         and count the requests it made."""
         drop_caches()
+        if tool.server != "apache":
+            # no access log: a write is on the server once cp returned
+            # (relayfs's close returns the push's result)
+            t0 = time.monotonic()
+            result = fn()
+            self.times[tool.name][metric].append(time.monotonic() - t0)
+            log("  %-12s run %d %-12s %8.3f s" % (
+                tool.name, tool.run_no + 1, metric,
+                self.times[tool.name][metric][-1]))
+            return result
         self.srv.clear_log()
         watch = LogWatch(self.srv)
         t0 = time.monotonic()
@@ -462,8 +573,10 @@ class Bench:
 
     def one(self, name, run_no):
         tool = TOOL_CLASSES[name](self, run_no)
-        server_dir = os.path.join(self.root, tool.sub)
+        server_dir = os.path.join(tool.srv.root, tool.sub)
         os.makedirs(server_dir)
+        if hasattr(tool.srv, "share"):
+            tool.srv.share(server_dir)   # pure-ftpd writes as nobody
         prefix = "/dav/%s/" % tool.sub
         out = os.path.join(self.out, tool.sub)
         os.makedirs(out)
@@ -544,6 +657,8 @@ class Bench:
                     self.one(name, r)
         finally:
             self.srv.stop()
+            for srv in self.servers.values():
+                srv.stop()
         self.report(time.monotonic() - t_start)
         return 1 if problems else 0
 
@@ -599,7 +714,22 @@ class Bench:
               "the relay). Page cache\ndropped before every step. curl: one process per "
               "step, PROPFIND Depth 1 for the listing.")
 
-        others = [t for t in TOOLS if t != "relayfs"]
+        pairs = [("relayfs-ftp", "curl-ftp"), ("relayfs-sftp", "curl-sftp")]
+        pairs = [p for p in pairs if p[0] in TOOLS and p[1] in TOOLS]
+        if pairs:
+            rows = []
+            for m, text in METRICS:
+                cells = []
+                for r_tool, c_tool in pairs:
+                    r, o = self.med(r_tool, m), self.med(c_tool, m)
+                    cells.append("%.2f" % (r / o) if r is not None and o
+                                 else "-")
+                rows.append((self.label(m, text), cells))
+            table("Ratios on FTP and SFTP: relayfs time / curl's, same "
+                  "server", ["%s/%s" % p for p in pairs], rows)
+
+        others = [t for t in TOOLS if t != "relayfs" and
+                  TOOL_CLASSES[t].server == "apache"]
         if "relayfs" in TOOLS and others:
             rows = []
             for m, text in METRICS:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks relayfs against the tools a user would use instead, in one run
-# against one local Apache mod_dav (files on tmpfs): curl straight to the
+# against one local Apache mod_dav (files on tmpfs), and on FTP and SFTP
+# (pure-ftpd, sshd) relayfs beside curl: curl straight to the
 # server (one process per step, connection reused), `rclone mount
 # --vfs-cache-mode full` and davfs2. Prints seconds per tool, the ratios
 # relayfs time / other tool's time, and the requests each needs (counted
@@ -78,7 +79,7 @@ cleanup() {
     while read -r kind pid; do
       case "$kind" in
         group) ;;
-        apache) kill -TERM -- "-$pid" 2>/dev/null ;;
+        apache|ftp|sftp) kill -TERM -- "-$pid" 2>/dev/null ;;
         *) kill -TERM "$pid" 2>/dev/null ;;
       esac
     done < "$work/pids"

@@ -1,31 +1,13 @@
 /* Paths on an FTP or SFTP server: the relay URL taken apart, the URLs and
  * command paths of the files under it, and the names of uploads in flight. */
 #include "relay/backends/remote_path.h"
+#include "relay/backends/transport.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <string.h>
 
 #define PART_PREFIX ".relayfs-part-"
-
-static void take_credentials(struct remote_path *rp, CURLU *u,
-			     const struct backend_options *opt)
-{
-	char *user = NULL, *password = NULL;
-
-	rp->user = g_strdup(opt->user);
-	rp->password = g_strdup(opt->password);
-	if (!rp->user &&
-	    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == 0)
-		rp->user = g_strdup(user);
-	if (!rp->password && curl_url_get(u, CURLUPART_PASSWORD, &password,
-					  CURLU_URLDECODE) == 0) {
-		rp->password = g_strdup(password);
-		explicit_bzero(password, strlen(password));
-	}
-	curl_free(user);
-	curl_free(password);
-}
 
 /* The URL path without its trailing '/', and decoded (no NUL in it). */
 static int set_base(struct remote_path *rp, const char *path, bool sftp)
@@ -64,7 +46,9 @@ int remote_path_parse(struct remote_path *rp, const char *backend,
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
-	take_credentials(rp, u, opt);
+	rp->user = g_strdup(opt->user);
+	rp->password = g_strdup(opt->password);
+	transport_url_credentials(u, &rp->user, &rp->password);
 	rp->tls = g_ascii_strcasecmp(scheme, "ftps") == 0;
 	/* ftps:// is explicit TLS (AUTH TLS) on the FTP port: an ftp://
 	 * URL to libcurl, with TLS required */

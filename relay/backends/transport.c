@@ -225,6 +225,23 @@ static int host_key_cb(CURL *easy, const struct curl_khkey *known,
 	return CURLKHSTAT_REJECT;
 }
 
+void transport_url_credentials(CURLU *u, char **user, char **password)
+{
+	char *found = NULL;
+
+	if (!*user &&
+	    curl_url_get(u, CURLUPART_USER, &found, CURLU_URLDECODE) == 0)
+		*user = g_strdup(found);
+	curl_free(found);
+	found = NULL;
+	if (!*password && curl_url_get(u, CURLUPART_PASSWORD, &found,
+				       CURLU_URLDECODE) == 0) {
+		*password = g_strdup(found);
+		explicit_bzero(found, strlen(found));
+	}
+	curl_free(found);
+}
+
 const char *transport_host_key_problem(struct transport *tp)
 {
 	switch (atomic_load(&tp->host_key)) {

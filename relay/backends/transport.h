@@ -36,6 +36,10 @@ struct transport;
 
 struct transport *transport_new(const struct transport_settings *set);
 void transport_free(struct transport *tp);
+/* The user and password of URL u, decoded, where *user and *password
+ * are still NULL (the options' win); g_free them. */
+void transport_url_credentials(CURLU *u, char **user, char **password);
+
 /* Why the last SSH connection's host key was refused, or NULL. */
 const char *transport_host_key_problem(struct transport *tp);
 

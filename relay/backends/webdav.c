@@ -1200,23 +1200,6 @@ static int set_base_path(struct webdav *wd, const char *raw)
 	return err;
 }
 
-/* Credentials in the URL count when the options give none. */
-static void take_url_credentials(struct webdav *wd, CURLU *u)
-{
-	char *user = NULL, *password = NULL;
-
-	if (!wd->user &&
-	    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == 0)
-		wd->user = g_strdup(user);
-	if (!wd->password && curl_url_get(u, CURLUPART_PASSWORD, &password,
-					  CURLU_URLDECODE) == 0) {
-		wd->password = g_strdup(password);
-		explicit_bzero(password, strlen(password));
-	}
-	curl_free(user);
-	curl_free(password);
-}
-
 /* Fills origin, host, port, base path and display from opt->url. */
 static int parse_url(struct webdav *wd, const char *url)
 {
@@ -1239,7 +1222,8 @@ static int parse_url(struct webdav *wd, const char *url)
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
-	take_url_credentials(wd, u);
+	/* credentials in the URL count when the options give none */
+	transport_url_credentials(u, &wd->user, &wd->password);
 	wd->host = g_strdup(host);
 	wd->port = (long)g_ascii_strtoll(dport, NULL, 10);
 	wd->origin = g_strconcat(scheme, "://", host, port ? ":" : "",
