@@ -691,9 +691,10 @@ class PureFtpd(Server):
     password = "relay pass"
     tls_mode = "3"   # -Y 3: no login nor data connection without TLS
 
-    def __init__(self, root_dir, tls=False):
+    def __init__(self, root_dir, tls=False, quota_kb=None):
         super().__init__(root_dir)
         self.tls = tls
+        self.quota_kb = quota_kb   # the user's quota, or None
         self.uid = pwd.getpwnam("nobody").pw_uid
         self.passwd = os.path.join(self.tmp, "pureftpd.passwd")
         self.pdb = os.path.join(self.tmp, "pureftpd.pdb")
@@ -715,8 +716,11 @@ class PureFtpd(Server):
             check=True, capture_output=True).stdout.decode().strip()
         nobody = pwd.getpwnam("nobody")
         with open(self.passwd, "w") as f:
-            f.write("%s:%s:%d:%d::%s/./::::::::::::\n" % (
-                self.user, digest, nobody.pw_uid, nobody.pw_gid, self.root))
+            # fields: user, hash, uid, gid, gecos, home, 7 limits, the
+            # quota in bytes, 4 more
+            f.write("%s:%s:%d:%d::%s/./:::::::%s:::::\n" % (
+                self.user, digest, nobody.pw_uid, nobody.pw_gid, self.root,
+                self.quota_kb * 1024 if self.quota_kb else ""))
         # -f and -F always: a pure-pw without them writes /etc/pure-ftpd
         subprocess.run(["pure-pw", "mkdb", self.pdb, "-f", self.passwd],
                        check=True, stdout=subprocess.DEVNULL,
@@ -744,6 +748,8 @@ class PureFtpd(Server):
                "-l", "puredb:" + self.pdb, "-E", "-A", "-D", "-H", "-u", "1",
                "-p", "%d:%d" % self.passive, "-g", self.pidfile,
                "-c", "50", "-C", "50", "-L", "100000:32"]
+        if self.quota_kb:
+            cmd += ["-n", "100000:%d" % max(1, self.quota_kb // 1024)]
         if self.tls:
             cmd += ["-Y", self.tls_mode, "-2", "%s,%s" % (self.cacert,
                                                            self.key)]
@@ -835,6 +841,11 @@ SERVERS = {"apache": Apache, "nginx": Nginx, "lighttpd": Lighttpd,
            "ftp": PureFtpd,
            "ftps": lambda root_dir: PureFtpd(root_dir, tls=True),
            "sftp": Sshd}
+
+
+def start_pure_ftpd(root_dir, quota_kb=None):
+    """pure-ftpd over plain FTP, its user's quota quota_kb KiB."""
+    return PureFtpd(root_dir, quota_kb=quota_kb)
 
 
 def start_server(kind, root_dir):

@@ -1,11 +1,16 @@
 """What only FTP and SFTP relays meet: a wrong login, a server without
 TLS, an unknown or changed host key: one clear line at mount, exit 1, and
-no secret in it."""
+no secret in it; an account over its quota: the push fails with EDQUOT
+and stays pending."""
 
+import errno
 import os
 import subprocess
 
-from conftest import BIN
+import pytest
+
+import servers
+from conftest import BIN, Mount, Relay
 from helpers import backends
 
 
@@ -85,3 +90,27 @@ def test_a_key_the_server_does_not_know_is_refused(relay, tmp_path):
     line = mount_fails(relay, tmp_path, "identity=%s" % other,
                        "known_hosts=%s" % relay.server.known_hosts)
     assert "refused the login" in line, line
+
+
+def test_ftp_over_quota_push_fails_with_edquot_and_stays_pending(tmp_path):
+    root = tmp_path / "relay"
+    root.mkdir()
+    srv = servers.start_pure_ftpd(str(root), quota_kb=1024)
+    try:
+        pw = tmp_path / "password"
+        pw.write_text(srv.password + "\n")
+        pw.chmod(0o600)
+        relay = Relay("ftp", str(root), srv.url,
+                      ["user=relay", "password_file=%s" % pw], server=srv)
+        alice = Mount(relay, "alice", str(tmp_path), [])
+        alice.allow("push of big failed")
+        alice.allow("552")
+        with pytest.raises(OSError) as e:
+            with open(alice.p("big"), "wb") as f:
+                f.write(os.urandom(2 << 20))
+        assert e.value.errno == errno.EDQUOT
+        assert alice.xattr("big", "state") == "pending"
+        assert alice.unmount() == 0
+        assert not relay.exists("big")
+    finally:
+        srv.stop()
