@@ -347,6 +347,11 @@ static void cache_limit_to_used(struct cache *c, uint64_t floor)
 }
 
 /* Count bytes newly stored; past cache_size, evict. */
+uint64_t cache_max_size(struct cache *c)
+{
+	return atomic_load(&c->max_size);
+}
+
 static void account(struct cache *c, uint64_t bytes)
 {
 	gint64 used = atomic_fetch_add_explicit(&c->used, (gint64)bytes,
@@ -525,12 +530,40 @@ void cache_item_discard(struct cache_item *item)
 	g_mutex_unlock(&item->mutex);
 }
 
-/* Where fetched bytes of a run of blocks go. */
+/* Where fetched bytes of a run of blocks go: each block is present (and
+ * its readers woken) as soon as its last byte is written, so one request
+ * may stream a long run. */
 struct block_sink {
-	int fd;
+	struct cache_item *item;
 	uint64_t offset;	/* next byte's place in the data file */
 	uint64_t end;		/* first byte past the run */
+	uint64_t next_block;	/* the first block of the run not yet whole */
 };
+
+static void mark_present_locked(struct cache_item *item, uint64_t first,
+				uint64_t last);
+
+/* The blocks that bytes up to bs->offset completed: present, no longer
+ * fetching; their bytes counted. */
+static void blocks_arrived(struct block_sink *bs)
+{
+	struct cache_item *item = bs->item;
+	uint64_t size = item->cache->block_size, first = bs->next_block;
+	uint64_t bytes;
+
+	while (MIN((bs->next_block + 1) * size, item->size) <= bs->offset &&
+	       bs->next_block * size < bs->end)
+		bs->next_block++;
+	if (bs->next_block == first)
+		return;
+	g_mutex_lock(&item->mutex);
+	mark_present_locked(item, first, bs->next_block - 1);
+	memset(item->fetching + first, 0, bs->next_block - first);
+	g_cond_broadcast(&item->changed);
+	g_mutex_unlock(&item->mutex);
+	bytes = MIN(bs->next_block * size, item->size) - first * size;
+	account(item->cache, bytes); /* not under item->mutex */
+}
 
 static int block_sink_write(void *ctx, const void *data, size_t len)
 {
@@ -539,7 +572,7 @@ static int block_sink_write(void *ctx, const void *data, size_t len)
 
 	len = MIN(len, bs->end - bs->offset);
 	while (len > 0) {
-		ssize_t n = pwrite(bs->fd, p, len, bs->offset);
+		ssize_t n = pwrite(bs->item->fd, p, len, bs->offset);
 
 		if (n < 0)
 			return -errno;
@@ -547,6 +580,7 @@ static int block_sink_write(void *ctx, const void *data, size_t len)
 		len -= n;
 		bs->offset += n;
 	}
+	blocks_arrived(bs);
 	return 0;
 }
 
@@ -565,18 +599,21 @@ static void mark_present_locked(struct cache_item *item, uint64_t first,
 			  g_strerror(errno));
 }
 
-/* Fetch blocks [first, last] (marked fetching by the caller). */
+/* Fetch blocks [first, last] (marked fetching by the caller, which
+ * clears the mark of those from *arrived on: the blocks before it came
+ * whole, and are present). */
 static int fetch_run(struct cache_item *item, uint64_t first, uint64_t last,
-		     cache_fetch_fn fetch, void *ctx)
+		     cache_fetch_fn fetch, void *ctx, uint64_t *arrived)
 {
 	uint64_t bs = item->cache->block_size;
-	struct block_sink sink = { item->fd, first * bs,
-				   MIN((last + 1) * bs, item->size) };
+	struct block_sink sink = { item, first * bs,
+				   MIN((last + 1) * bs, item->size), first };
 	uint64_t start = sink.offset;
 	int ret = fetch(ctx, start, sink.end - start, block_sink_write, &sink);
 
 	if (ret == 0 && sink.offset != sink.end)
 		ret = -EIO; /* the file is shorter than its listing said */
+	*arrived = sink.next_block;
 	return ret;
 }
 
@@ -585,8 +622,7 @@ static int ensure_blocks(struct cache_item *item, uint64_t first,
 			 uint64_t last, bool wait, cache_fetch_fn fetch,
 			 void *ctx)
 {
-	uint64_t bs = item->cache->block_size;
-	uint64_t fetched = 0;
+	uint64_t arrived;
 	int ret = 0;
 
 	g_mutex_lock(&item->mutex);
@@ -610,19 +646,14 @@ static int ensure_blocks(struct cache_item *item, uint64_t first,
 			j++;
 		memset(item->fetching + i, 1, j - i + 1);
 		g_mutex_unlock(&item->mutex);
-		ret = fetch_run(item, i, j, fetch, ctx);
+		ret = fetch_run(item, i, j, fetch, ctx, &arrived);
 		g_mutex_lock(&item->mutex);
-		memset(item->fetching + i, 0, j - i + 1);
-		if (ret == 0) {
-			mark_present_locked(item, i, j);
-			fetched += MIN((j + 1) * bs, item->size) - i * bs;
-		}
+		if (arrived <= j)
+			memset(item->fetching + arrived, 0, j - arrived + 1);
 		g_cond_broadcast(&item->changed);
 		i = j + 1;
 	}
 	g_mutex_unlock(&item->mutex);
-	if (fetched)
-		account(item->cache, fetched); /* not under item->mutex */
 	return ret;
 }
 
@@ -751,6 +782,45 @@ int cache_item_prefetch(struct cache_item *item, uint64_t first,
 		return 0;
 	return ensure_blocks(item, first, MIN(last, item->nblocks - 1), false,
 			     fetch, ctx);
+}
+
+bool cache_item_claim(struct cache_item *item, uint64_t *first,
+		      uint64_t *last)
+{
+	uint64_t i = *first, j;
+
+	if (*first >= item->nblocks)
+		return false;
+	*last = MIN(*last, item->nblocks - 1);
+	g_mutex_lock(&item->mutex);
+	while (i <= *last && (item->present[i] || item->fetching[i]))
+		i++;
+	for (j = i; j + 1 <= *last && !item->present[j + 1] &&
+		    !item->fetching[j + 1];
+	     j++)
+		;
+	if (i <= *last)
+		memset(item->fetching + i, 1, j - i + 1);
+	g_mutex_unlock(&item->mutex);
+	if (i > *last)
+		return false;
+	*first = i;
+	*last = j;
+	return true;
+}
+
+int cache_item_fetch_claimed(struct cache_item *item, uint64_t first,
+			     uint64_t last, cache_fetch_fn fetch, void *ctx)
+{
+	uint64_t arrived;
+	int ret = fetch_run(item, first, last, fetch, ctx, &arrived);
+
+	g_mutex_lock(&item->mutex);
+	if (arrived <= last)
+		memset(item->fetching + arrived, 0, last - arrived + 1);
+	g_cond_broadcast(&item->changed);
+	g_mutex_unlock(&item->mutex);
+	return ret;
 }
 
 int cache_item_adopt(struct cache *c, const char *key, const char *file,

@@ -32,6 +32,8 @@ void cache_trim(struct cache *c);
 const char *cache_dir(const struct cache *c);
 /* Bytes of blocks on disk, as last counted. */
 uint64_t cache_used(struct cache *c);
+/* The bound on them (cache_size, lowered when the disk filled). */
+uint64_t cache_max_size(struct cache *c);
 
 /* The item holding version `key` (a file's path and version) of a file of
  * size bytes; items are shared and reference counted. */
@@ -65,6 +67,16 @@ void cache_item_keep_from(struct cache_item *item, uint64_t offset,
  * nor being fetched by someone else, without waiting for others. */
 int cache_item_prefetch(struct cache_item *item, uint64_t first,
 			uint64_t last, cache_fetch_fn fetch, void *ctx);
+/* Streaming read-ahead, in two steps: claim at once (in the reader's
+ * thread) the first run of blocks of [*first, *last] that are neither
+ * present nor being fetched, so that readers of them wait for it (false
+ * when there is none; *first and *last become the run's); then fetch the
+ * claimed run, in one request, from any thread: each block is present as
+ * soon as it is whole, and what did not come is unclaimed. */
+bool cache_item_claim(struct cache_item *item, uint64_t *first,
+		      uint64_t *last);
+int cache_item_fetch_claimed(struct cache_item *item, uint64_t first,
+			     uint64_t last, cache_fetch_fn fetch, void *ctx);
 /* A read-only descriptor of the item's data (for hashing); do not close. */
 int cache_item_fd(struct cache_item *item);
 /* Forget every block (the content did not match its checksum). */

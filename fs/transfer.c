@@ -256,6 +256,25 @@ static void fetcher_clear(struct fetcher *fetcher)
 	g_free(fetcher->etag);
 }
 
+/* A read-ahead's bytes, while the pull still holds its lock: once the
+ * reader has closed the file, the rest of the window is not wanted. */
+struct ahead_sink {
+	struct fs_node *node;
+	cache_sink_fn sink;
+	void *ctx;
+};
+
+static int ahead_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct ahead_sink *a = ctx;
+	bool wanted;
+
+	g_mutex_lock(&a->node->mutex);
+	wanted = a->node->read_locked;
+	g_mutex_unlock(&a->node->mutex);
+	return wanted ? a->sink(a->ctx, data, len) : -ECANCELED;
+}
+
 /* The first fetch of a pull takes the file's read lock. */
 static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 			      cache_sink_fn sink, void *sink_ctx)
@@ -272,8 +291,15 @@ static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	ret = relay_get(fs->relay, fetcher->path, offset, length,
-			fetcher->etag, sink, sink_ctx);
+	if (fetcher->ahead) {
+		struct ahead_sink ahead = {node, sink, sink_ctx};
+
+		ret = relay_get(fs->relay, fetcher->path, offset, length,
+				fetcher->etag, ahead_sink_write, &ahead);
+	} else {
+		ret = relay_get(fs->relay, fetcher->path, offset, length,
+				fetcher->etag, sink, sink_ctx);
+	}
 	if (ret == -ENOENT || ret == -ESTALE) {
 		/* removed by another puller, or replaced by a new version,
 		 * since the listing: the next open sees what is there now */
@@ -441,10 +467,10 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 	return 0;
 }
 
-/* A block to fetch ahead of a sequential reader. */
+/* Blocks to fetch ahead of a sequential reader, in one request. */
 struct readahead_job {
 	struct fetcher fetcher;
-	uint64_t block;
+	uint64_t block, last;
 };
 
 void fs_readahead_job(gpointer data, gpointer user_data)
@@ -453,22 +479,35 @@ void fs_readahead_job(gpointer data, gpointer user_data)
 	struct fs_node *node = job->fetcher.node;
 
 	job->fetcher.ahead = true;
-	cache_item_prefetch(job->fetcher.item, job->block, job->block,
-			    fetch_under_read_lock, &job->fetcher);
+	cache_item_fetch_claimed(job->fetcher.item, job->block, job->last,
+				 fetch_under_read_lock, &job->fetcher);
 	fetcher_clear(&job->fetcher);
 	fs_node_put(user_data, node, false);
 	g_free(job);
 }
 
-/* Once a reader has gone a whole block in order, keep `transfers` blocks
- * ahead of it being fetched, one request each, in parallel. A partial
- * read (head, file) never gets that far: it fetches only what it asks. */
+/* How many blocks one read-ahead request streams: a quarter of the cache
+ * (those in flight are not evicted), at least `transfers`. */
+static uint64_t readahead_window(struct relayfs *fs)
+{
+	uint64_t bs = cache_block_size(fs->cache);
+
+	return MAX((uint64_t)fs->cfg->transfers,
+		   cache_max_size(fs->cache) / 4 / bs);
+}
+
+/* Once a reader has gone a whole block in order, the blocks ahead of it
+ * come in one streaming request (a window of them: readahead_window),
+ * the next window asked for once the reader is half way through this
+ * one. A partial read (head, file) never gets that far: it fetches only
+ * what it asks. */
 static void read_ahead(struct relayfs *fs, struct fs_node *node,
 		       uint64_t offset, size_t n)
 {
 	uint64_t bs = cache_block_size(fs->cache);
-	GPtrArray *jobs = g_ptr_array_new();
-	uint64_t current, last, nblocks;
+	uint64_t window = readahead_window(fs);
+	struct readahead_job *job = NULL;
+	uint64_t current, first, last, nblocks;
 
 	g_mutex_lock(&node->mutex);
 	nblocks = (cache_item_size(node->item) + bs - 1) / bs;
@@ -476,26 +515,25 @@ static void read_ahead(struct relayfs *fs, struct fs_node *node,
 		node->seq_start = offset;
 	node->seq_next = offset + n;
 	current = (node->seq_next - 1) / bs;
-	last = MIN(current + fs->cfg->transfers, nblocks - 1);
-	if (node->seq_next - node->seq_start < bs || !node->read_locked)
-		last = 0;
-	for (uint64_t b = MAX(current + 1, node->ahead_next); b <= last; b++) {
-		struct readahead_job *job;
-
-		node->ahead_next = b + 1;
-		if (cache_item_has(node->item, b * bs, 1))
-			continue;
-		job = g_new0(struct readahead_job, 1);
-		fetcher_init_locked(&job->fetcher, fs, node);
-		job->block = b;
-		g_ptr_array_add(jobs, job);
+	first = MAX(current + 1, node->ahead_next);
+	last = MIN(current + window, nblocks - 1);
+	if (node->seq_next - node->seq_start >= bs && node->read_locked &&
+	    first <= last && first <= current + (window + 1) / 2) {
+		node->ahead_next = last + 1;
+		/* claimed now: the reader's next read waits for the stream
+		 * instead of fetching its block alone */
+		if (cache_item_claim(node->item, &first, &last)) {
+			job = g_new0(struct readahead_job, 1);
+			fetcher_init_locked(&job->fetcher, fs, node);
+			job->block = first;
+			job->last = last;
+		}
 	}
 	g_mutex_unlock(&node->mutex);
-	for (guint i = 0; i < jobs->len; i++) {
+	if (job) {
 		fs_node_ref(fs, node);
-		g_thread_pool_push(fs->readahead, jobs->pdata[i], NULL);
+		g_thread_pool_push(fs->readahead, job, NULL);
 	}
-	g_ptr_array_free(jobs, TRUE);
 }
 
 ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,

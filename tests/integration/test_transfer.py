@@ -4,6 +4,7 @@ the relay folder holds after each step (PROTOCOL.md, Push and Pull)."""
 import errno
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -199,4 +200,41 @@ def test_version_replaced_after_listing_is_not_mixed(relay, mount):
     assert e.value.errno == errno.ESTALE
     with open(bob.p("f"), "rb") as f:
         assert f.read() == b"b" * 400000
+    assert relay.locks() == []
+
+
+@backends("webdav")
+def test_a_cold_sequential_read_takes_at_most_two_gets(relay, mount):
+    """Requests cost money on a paid relay: once a reader is sequential,
+    the rest of the file comes in one streaming GET (a window of a
+    quarter of the cache), not one per block."""
+    data = os.urandom(24 * 1024 * 1024)
+    alice = mount("alice", "block_size=1M")
+    with open(alice.p("big"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M", "pullers=2")
+    relay.server.clear_log()
+    with open(bob.p("big"), "rb") as f:
+        assert f.read() == data
+    gets = [p for m, p, s in relay.server.requests()
+            if m == "GET" and p == "/dav/big"]
+    assert 1 <= len(gets) <= 2, gets
+    assert bob.xattr("big", "pullers") == "bob"
+
+
+@backends("webdav")
+def test_a_reader_that_closes_early_stops_its_read_ahead(relay, mount):
+    """The streaming read-ahead ends with the pull: closing after the
+    first blocks leaves most of the file unfetched."""
+    data = os.urandom(32 * 1024 * 1024)
+    alice = mount("alice", "block_size=1M")
+    with open(alice.p("big"), "wb") as f:
+        f.write(data)
+    bob = mount("bob", "block_size=1M", "pullers=2", "cache_size=256M")
+    with open(bob.p("big"), "rb") as f:
+        assert f.read(3 * 1024 * 1024) == data[:3 * 1024 * 1024]
+    time.sleep(1)
+    stats = dict(kv.split("=") for kv in
+                 os.getxattr(bob.path, "user.relay.stats").decode().split())
+    assert int(stats["bytes_down"]) < 28 * 1024 * 1024, stats
     assert relay.locks() == []

@@ -57,6 +57,62 @@ static void remove_tree(const char *dir)
 	g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/* A fetch that, half way through its run, looks which blocks are there
+ * already: the whole ones must be, before the request ends. */
+struct streaming {
+	struct cache_item *item;
+	bool first_present_mid_run, last_present_mid_run;
+};
+
+static int fetch_and_look(void *ctx, uint64_t offset, uint64_t length,
+			  cache_sink_fn sink, void *sink_ctx)
+{
+	struct streaming *st = ctx;
+	int ret = sink(sink_ctx, source + offset, BS + 10);
+
+	st->first_present_mid_run = cache_item_has(st->item, offset, BS);
+	st->last_present_mid_run =
+	    cache_item_has(st->item, offset + length - 1, 1);
+	return ret ? ret : sink(sink_ctx, source + offset + BS + 10,
+				length - BS - 10);
+}
+
+static void test_streamed_run_blocks_present_as_they_arrive(void)
+{
+	g_autofree char *dir = make_dir();
+	struct cache *c;
+	struct streaming st = {0};
+	uint64_t first = 2, last = 100;
+	char buf[BS];
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	st.item = cache_item_get(c, "f\nv1", sizeof(source));
+	/* claimed at once, to the file's end (blocks 2..10) */
+	g_assert_true(cache_item_claim(st.item, &first, &last));
+	g_assert_cmpuint(first, ==, 2);
+	g_assert_cmpuint(last, ==, 10);
+	/* nothing more to claim while it is being fetched */
+	first = 0, last = 100;
+	g_assert_true(cache_item_claim(st.item, &first, &last));
+	g_assert_cmpuint(first, ==, 0);
+	g_assert_cmpuint(last, ==, 1);
+	g_assert_cmpint(cache_item_fetch_claimed(st.item, 0, 1,
+						 fetch_and_look, &st), ==, 0);
+	first = 0, last = 100;
+	g_assert_false(cache_item_claim(st.item, &first, &last));
+	g_assert_cmpint(cache_item_fetch_claimed(st.item, 2, 10,
+						 fetch_and_look, &st), ==, 0);
+	g_assert_true(st.first_present_mid_run);
+	g_assert_false(st.last_present_mid_run);
+	g_assert_true(cache_item_complete(st.item));
+	g_assert_cmpint(cache_item_read_cached(st.item, buf, BS, 9 * BS), ==,
+			BS);
+	g_assert_cmpmem(buf, BS, source + 9 * BS, BS);
+	cache_item_unref(st.item);
+	cache_close(c);
+	remove_tree(dir);
+}
+
 static void test_fetch_only_missing(void)
 {
 	g_autofree char *dir = make_dir();
@@ -296,6 +352,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(source); i++)
 		source[i] = (char)(i * 7 + i / 251);
 	g_test_add_func("/cache/fetch-only-missing", test_fetch_only_missing);
+	g_test_add_func("/cache/streamed-run-blocks-present-as-they-arrive",
+			test_streamed_run_blocks_present_as_they_arrive);
 	g_test_add_func("/cache/shared-fetch", test_shared_fetch);
 	g_test_add_func("/cache/discard-adopt", test_discard_and_adopt);
 	g_test_add_func("/cache/staged", test_staged_checksums_and_journal);
