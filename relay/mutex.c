@@ -104,6 +104,7 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 {
 	g_autofree char *mutex_path = relay_mutex_path(path);
 	gint64 delay = 5 * 1000;
+	unsigned gone = 0;
 	int ret;
 
 	if (!has_mutexes(r))
@@ -117,8 +118,14 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 		ret = mutex_inspect(r, path, mutex_path,
 				    relay_lock_uncertain(r, path) ?
 				    OURS_STALE_S : r->params.mutex_stale);
-		if (ret == 0)
+		/* gone: taken and let go by another client meanwhile, at
+		 * once again; but a mutex that is refused and never seen
+		 * (a server whose refusal is not "exists") is waited for
+		 * as a busy one, with the same back-off and deadline */
+		if (ret == 0 && ++gone <= 3)
 			continue;
+		if (ret == 0)
+			ret = -EBUSY;
 		if (ret != -EBUSY || g_get_monotonic_time() >= deadline)
 			return ret;
 		g_usleep(MIN(delay, deadline - g_get_monotonic_time() + 1));

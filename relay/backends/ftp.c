@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 
 enum {
@@ -35,6 +36,9 @@ struct ftp {
 	bool mlst;		  /* FEAT names MLST (and so MLSD) */
 	bool exclusive_mkd;	  /* MKD of an existing folder is refused */
 	bool dotfiles;		  /* listings show names starting with '.' */
+	/* RNTO replaces a file (probed at open; where it does not, a file
+	 * is removed before its new version is renamed onto it) */
+	_Atomic bool rename_keeps;
 	struct transport *transport;
 };
 
@@ -61,9 +65,15 @@ static int report(const struct request *rq, int err, const char *hint)
 	return err;
 }
 
+/* Does the reply's text say words? Its part after the last ": " where it
+ * has one: servers put the path before it ("550 a.txt: No such file"),
+ * and a path may hold any words. */
 static bool says(const struct request *rq, const char *words)
 {
-	return g_strstr_len(rq->t.reason, -1, words) != NULL;
+	const char *text = g_strrstr(rq->t.reason, ": ");
+
+	return g_strstr_len(text ? text + 2 : rq->t.reason, -1, words) !=
+	       NULL;
 }
 
 /* A 550 (or 553, 450) as its text says: the server's only way to tell a
@@ -95,11 +105,15 @@ static int map_result(const struct request *rq)
 		return 0;
 	if (rq->t.code == CURLE_REMOTE_FILE_NOT_FOUND)
 		return -ENOENT; /* SIZE said so, whatever its words */
+	/* a pinned RETR from past the end: the file is shorter now */
+	if (rq->expect_etag && rq->t.code == CURLE_BAD_DOWNLOAD_RESUME)
+		return -ESTALE;
 	switch (rq->t.status) {
-	case 450:
 	case 550:
 	case 553:
 		return map_refusal(rq);
+	case 450: /* "file unavailable (busy)": a moment's refusal */
+		return report(rq, -EIO, NULL);
 	case 452:
 		return report(rq, -ENOSPC, "the server is out of space");
 	case 552:
@@ -193,9 +207,18 @@ static int on_start(struct transfer *t)
 	return same ? 0 : -ESTALE;
 }
 
+/* A pinned RETR that brought no byte (the new version ends where it was
+ * asked from) is checked at its end. */
+static void on_answer(struct transfer *t)
+{
+	if (!t->started && t->code == CURLE_OK && !t->local_err)
+		t->local_err = on_start(t);
+}
+
 static const struct transfer_hooks hooks = {
 	.on_start = on_start,
 	.may_retry = may_retry,
+	.on_answer = on_answer,
 };
 
 /* ---- requests ---- */
@@ -379,17 +402,43 @@ static int ftp_get(void *state, const char *path, uint64_t offset,
 	return err;
 }
 
+/* The uploaded part renamed onto path where RNTO refused to replace it:
+ * path removed first (a reader may find no file for that moment). */
+static int replace_by_part(struct ftp *ftp, const char *part,
+			   const char *path)
+{
+	struct request rq;
+	int err;
+
+	if (!atomic_exchange(&ftp->rename_keeps, true))
+		g_message("ftp: %s: RNTO does not replace a file: a new version "
+			  "is renamed into place after the old one is removed",
+			  ftp->where.display);
+	err = command(ftp, OP_REMOVE, "DELE", path);
+	if (err && err != -ENOENT)
+		return err;
+	command_init(&rq, ftp, OP_RENAME, "RNFR", path);
+	add_command(&rq, false, "RNFR", part);
+	add_command(&rq, false, "RNTO", path);
+	err = perform(&rq);
+	if (err == -EEXIST)
+		err = report(&rq, -EIO, "RNTO refused though the file is gone");
+	request_clear(&rq);
+	return err;
+}
+
 /* STOR to a hidden name beside path, then RNFR/RNTO onto it: a reader
  * never sees half a file, and a failed upload leaves path as it was. */
 static int upload(struct ftp *ftp, const char *path, int fd,
 		  const void *data, uint64_t size)
 {
-	char *part = remote_path_part_name(path);
 	struct request rq;
+	char *part;
 	int err;
 
 	if (remote_path_refused("ftp", path))
 		return -EINVAL;
+	part = remote_path_part_name(path);
 	request_init(&rq, ftp, OP_PUT, "STOR", part, false);
 	g_free(rq.target);
 	rq.target = remote_path_display(&ftp->where, path);
@@ -401,6 +450,8 @@ static int upload(struct ftp *ftp, const char *path, int fd,
 	add_command(&rq, true, "RNTO", path);
 	err = perform(&rq);
 	request_clear(&rq);
+	if (err == -EEXIST) /* RNTO does not replace a file here */
+		err = replace_by_part(ftp, part, path);
 	if (err)
 		command(ftp, OP_PROBE, "DELE", part); /* if it is there */
 	g_free(part);
@@ -444,22 +495,25 @@ static int ftp_rename(void *state, const char *from, const char *to)
 }
 
 /* A refused MKD: there already (EEXIST), or its parent missing (ENOENT). */
-static int mkd(struct ftp *ftp, enum op op, const char *path)
+static int mkd_once(void *state, const char *path)
 {
-	int err = command(ftp, op, "MKD", path);
+	return command(state, OP_MKDIR, "MKD", path);
+}
 
-	return err == -EEXIST ?
-		       remote_path_mkdir_refused(ftp, ftp_stat, path) : err;
+static int mkd_mutex_once(void *state, const char *path)
+{
+	return command(state, OP_MUTEX, "MKD", path);
 }
 
 static int ftp_mkdir(void *state, const char *path)
 {
-	return mkd(state, OP_MKDIR, path);
+	return remote_path_mkdir(state, mkd_once, ftp_stat, path);
 }
 
 static int ftp_mutex_create(void *state, const char *path)
 {
-	return mkd(state, OP_MUTEX, path);
+	return remote_path_mkdir(state, mkd_mutex_once, ftp_stat,
+				 path);
 }
 
 static int ftp_rmdir(void *state, const char *path)
@@ -471,7 +525,8 @@ static unsigned ftp_caps_of(void *state)
 {
 	struct ftp *ftp = state;
 
-	return BACKEND_CAN_RENAME | BACKEND_ATOMIC_PUT |
+	return BACKEND_CAN_RENAME |
+	       (atomic_load(&ftp->rename_keeps) ? 0 : BACKEND_ATOMIC_PUT) |
 	       (ftp->exclusive_mkd ? BACKEND_EXCLUSIVE_MUTEX : 0) |
 	       (ftp->dotfiles ? BACKEND_LISTS_DOTFILES : 0);
 }
@@ -492,6 +547,18 @@ static int learn_features(struct ftp *ftp)
 	g_string_free(rq.t.replies, TRUE);
 	request_clear(&rq);
 	return err;
+}
+
+/* Does RNTO replace a file? A hidden file uploaded twice tells (the
+ * second upload's RNTO lands on the first), then removed. */
+static void probe_rename(struct ftp *ftp)
+{
+	char *name = remote_path_part_name("probe");
+
+	if (upload(ftp, name, -1, "1", 1) == 0)
+		upload(ftp, name, -1, "2", 1);
+	command(ftp, OP_PROBE, "DELE", name);
+	g_free(name);
 }
 
 static void ftp_close(void *state)
@@ -542,8 +609,9 @@ static int ftp_open(const struct backend_options *opt, void **state)
 		return err;
 	}
 	remote_path_probe(ftp, "ftp", ftp->where.display, ftp_mkdir,
-			  ftp_rmdir, ftp_list, &ftp->exclusive_mkd,
+			  ftp_rmdir, ftp_list, ftp_stat, &ftp->exclusive_mkd,
 			  &ftp->dotfiles);
+	probe_rename(ftp);
 	g_message("ftp: %s: listings by %s", ftp->where.display,
 		  ftp->mlst ? "MLSD" : "LIST");
 	*state = ftp;

@@ -20,10 +20,20 @@ static int set_base(struct remote_path *rp, const char *path, bool sftp)
 	if (strcmp(rp->base_url, "/") == 0)
 		rp->base_url[0] = '\0';
 	/* libcurl takes an FTP URL's path relative to the login folder
-	 * (ftp://h/%2Fabs for an absolute one), an SFTP URL's as it is */
-	rp->base = g_uri_unescape_string(
-	    sftp || rp->base_url[0] != '/' ? rp->base_url : rp->base_url + 1,
-	    NULL);
+	 * (ftp://h/%2Fabs for an absolute one), an SFTP URL's as it is but
+	 * for /~/, the home folder; commands name paths as the server does:
+	 * relative to the login (home) folder, or absolute */
+	if (!sftp)
+		rp->base = g_uri_unescape_string(
+		    rp->base_url[0] == '/' ? rp->base_url + 1 : rp->base_url,
+		    NULL);
+	else if (strcmp(rp->base_url, "/~") == 0)
+		rp->base = g_strdup("");
+	else if (g_str_has_prefix(rp->base_url, "/~/"))
+		rp->base = g_uri_unescape_string(rp->base_url + 3, NULL);
+	else
+		rp->base = g_uri_unescape_string(
+		    *rp->base_url ? rp->base_url : "/", NULL);
 	return rp->base ? 0 : -EINVAL;
 }
 
@@ -100,10 +110,14 @@ char *remote_path_url(const struct remote_path *rp, const char *path,
 
 char *remote_path_server(const struct remote_path *rp, const char *path)
 {
+	/* "./" before a name of the login folder: a name that starts with
+	 * a space or a '-' stays a name */
 	if (!*rp->base)
-		return g_strdup(*path ? path : ".");
+		return *path ? g_strconcat("./", path, NULL) : g_strdup(".");
 	if (!*path)
 		return g_strdup(rp->base);
+	if (g_str_has_suffix(rp->base, "/"))
+		return g_strconcat(rp->base, path, NULL);
 	return g_strconcat(rp->base, "/", path, NULL);
 }
 
@@ -126,9 +140,16 @@ char *remote_path_part_name(const char *path)
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
 	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	char *short_name = NULL, *part;
 
-	return g_strdup_printf("%.*s" PART_PREFIX "%08x-%s", dir_len, path,
+	/* within NAME_MAX: a long name's part is named by its hash */
+	if (strlen(name) > 200)
+		name = short_name =
+		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, name, -1);
+	part = g_strdup_printf("%.*s" PART_PREFIX "%08x-%s", dir_len, path,
 			       g_random_int(), name);
+	g_free(short_name);
+	return part;
 }
 
 void remote_path_drop_parts(GPtrArray *entries)
@@ -190,14 +211,22 @@ void remote_path_probe(void *state, const char *backend, const char *display,
 		       int (*mkdir)(void *, const char *),
 		       int (*rmdir)(void *, const char *),
 		       int (*list)(void *, const char *, GPtrArray *),
+		       int (*stat)(void *, const char *,
+				   struct backend_entry *),
 		       bool *exclusive, bool *dotfiles)
 {
+	struct backend_entry e = {0};
 	char *name = g_strdup_printf(".relayfs-probe-%08x.mutex",
 				     g_random_int());
+
 	int first = mkdir(state, name);
 	int second = first ? first : mkdir(state, name);
 
-	*exclusive = first == 0 && second == -EEXIST;
+	/* exclusive only where the second mkdir is refused and a stat
+	 * finds the folder: a lock's mutex must be seen to be waited for */
+	*exclusive = first == 0 && second == -EEXIST &&
+		     stat(state, name, &e) == 0;
+	backend_entry_clear(&e);
 	*dotfiles = first == 0 && listed(state, list, name);
 	if (first == 0)
 		rmdir(state, name);
@@ -234,4 +263,16 @@ int remote_path_mkdir_refused(void *state,
 	backend_entry_clear(&e);
 	g_free(parent);
 	return err == 0 ? -EEXIST : err;
+}
+
+int remote_path_mkdir(void *state,
+		      int (*mkdir_once)(void *, const char *),
+		      int (*stat)(void *, const char *,
+				  struct backend_entry *),
+		      const char *path)
+{
+	int err = mkdir_once(state, path);
+
+	return err == -EEXIST ? remote_path_mkdir_refused(state, stat, path) :
+				err;
 }

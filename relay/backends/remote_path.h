@@ -47,20 +47,29 @@ int remote_path_stat_by_listing(void *state,
 				const char *path, struct backend_entry *entry);
 
 /* Why a mkdir of path was refused, by what a stat finds: -EEXIST when it
- * is there, or was (its parent is: another client may have taken it and
- * let it go since), -ENOENT when its parent is missing. */
+ * is there or its parent is (another client may have taken it and let it
+ * go since: the caller tries again), -ENOENT when its parent is missing. */
 int remote_path_mkdir_refused(void *state,
 			      int (*stat)(void *, const char *,
 					  struct backend_entry *),
 			      const char *path);
+/* mkdir_once (-EEXIST for any refusal), its refusal told apart by
+ * remote_path_mkdir_refused. */
+int remote_path_mkdir(void *state,
+		      int (*mkdir_once)(void *, const char *),
+		      int (*stat)(void *, const char *,
+				  struct backend_entry *),
+		      const char *path);
 
-/* Is mkdir exclusive on this server (a second one of a folder refused),
- * and do its listings show dot-names? Found with a folder of our own,
+/* Is mkdir exclusive on this server (a second one of a folder refused,
+ * and the folder found by stat), and do its listings show dot-names? Found with a folder of our own,
  * hidden from every client as a mutex, then removed; said in one line. */
 void remote_path_probe(void *state, const char *backend, const char *display,
 		       int (*mkdir)(void *, const char *),
 		       int (*rmdir)(void *, const char *),
 		       int (*list)(void *, const char *, GPtrArray *),
+		       int (*stat)(void *, const char *,
+				   struct backend_entry *),
 		       bool *exclusive, bool *dotfiles);
 
 #endif

@@ -134,13 +134,23 @@ static int on_start(struct transfer *t)
 		return 0;
 	curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
 			  &rest);
-	return rest >= 0 && t->offset + (uint64_t)rest == rq->expect_size ?
-		       0 : -ESTALE;
+	if (rest < 0)
+		rest = 0; /* nothing to send: none known */
+	return t->offset + (uint64_t)rest == rq->expect_size ? 0 : -ESTALE;
+}
+
+/* A pinned read that brought no byte (the new version ends where it was
+ * asked from, or is empty) is checked at its end. */
+static void on_answer(struct transfer *t)
+{
+	if (!t->started && t->code == CURLE_OK && !t->local_err)
+		t->local_err = on_start(t);
 }
 
 static const struct transfer_hooks hooks = {
 	.on_start = on_start,
 	.may_retry = may_retry,
+	.on_answer = on_answer,
 };
 
 /* The tag of a listed file: its mtime and size. */
@@ -313,12 +323,13 @@ static int sftp_get(void *state, const char *path, uint64_t offset,
 static int upload(struct sftp *sftp, const char *path, int fd,
 		  const void *data, uint64_t size)
 {
-	char *part = remote_path_part_name(path);
 	struct request rq;
+	char *part;
 	int err;
 
 	if (remote_path_refused("sftp", path))
 		return -EINVAL;
+	part = remote_path_part_name(path);
 	request_init(&rq, sftp, OP_PUT, "write", part, false);
 	g_free(rq.target);
 	rq.target = remote_path_display(&sftp->where, path);
@@ -383,22 +394,25 @@ static int sftp_rename(void *state, const char *from, const char *to)
 
 /* OpenSSH refuses a mkdir of an existing folder, or of one whose parent
  * is missing, in the same words: a stat says which. */
-static int make_dir(struct sftp *sftp, enum op op, const char *path)
+static int mkdir_once(void *state, const char *path)
 {
-	int err = command(sftp, op, "mkdir", path, NULL);
+	return command(state, OP_MKDIR, "mkdir", path, NULL);
+}
 
-	return err == -EEXIST ?
-		       remote_path_mkdir_refused(sftp, sftp_stat, path) : err;
+static int mkdir_mutex_once(void *state, const char *path)
+{
+	return command(state, OP_MUTEX, "mkdir", path, NULL);
 }
 
 static int sftp_mkdir(void *state, const char *path)
 {
-	return make_dir(state, OP_MKDIR, path);
+	return remote_path_mkdir(state, mkdir_once, sftp_stat, path);
 }
 
 static int sftp_mutex_create(void *state, const char *path)
 {
-	return make_dir(state, OP_MUTEX, path);
+	return remote_path_mkdir(state, mkdir_mutex_once, sftp_stat,
+				 path);
 }
 
 static int sftp_rmdir(void *state, const char *path)
@@ -497,7 +511,7 @@ static int sftp_open(const struct backend_options *opt, void **state)
 		return err;
 	}
 	remote_path_probe(sftp, "sftp", sftp->where.display, sftp_mkdir,
-			  sftp_rmdir, sftp_list, &sftp->exclusive_mkdir,
+			  sftp_rmdir, sftp_list, sftp_stat, &sftp->exclusive_mkdir,
 			  &sftp->dotfiles);
 	*state = sftp;
 	return 0;

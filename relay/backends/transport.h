@@ -96,7 +96,7 @@ struct transfer {
 	CURL *handle;	/* during an attempt: headers can be read */
 	CURLcode code;
 	long status;
-	char reason[96];
+	char reason[256];
 	char errbuf[CURL_ERROR_SIZE];
 	bool started;	 /* a download's sink was fed in this attempt */
 	bool done;	 /* it got all it asked for */
