@@ -103,15 +103,17 @@ def test_ftp_over_quota_push_fails_with_edquot_and_stays_pending(tmp_path):
         relay = Relay("ftp", str(root), srv.url,
                       ["user=relay", "password_file=%s" % pw], server=srv)
         alice = Mount(relay, "alice", str(tmp_path), [])
-        alice.allow("push of big failed")
-        alice.allow("552")
-        with pytest.raises(OSError) as e:
-            with open(alice.p("big"), "wb") as f:
-                f.write(os.urandom(2 << 20))
-        assert e.value.errno == errno.EDQUOT
-        # kept, and pushed again (the retry may be at it already)
-        assert alice.xattr("big", "state") in ("pending", "uploading")
-        assert alice.unmount() == 0
+        try:
+            alice.allow("push of big failed")
+            alice.allow("552")
+            with pytest.raises(OSError) as e:
+                with open(alice.p("big"), "wb") as f:
+                    f.write(os.urandom(2 << 20))
+            assert e.value.errno == errno.EDQUOT
+            # kept, and pushed again (the retry may be at it already)
+            assert alice.xattr("big", "state") in ("pending", "uploading")
+        finally:
+            assert alice.unmount() == 0
         assert not relay.exists("big")
     finally:
         srv.stop()
