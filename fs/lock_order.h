@@ -19,6 +19,9 @@
  *    pull. Held across the relay's requests for that file (a push, a
  *    fetch under the read lock), so nothing else may wait for it while
  *    holding nodes_mutex.
+ *    A streaming read-ahead's sink (fs/transfer.c, ahead_sink_write)
+ *    takes it briefly inside a request, holding nothing else then; the
+ *    read-ahead claims its blocks (cache_item->mutex) under it.
  * 3. relay->mutex (relay/relay_private.h): held locks, claims, unanswered
  *    requests, mutexes seen, cached placeholders; a leaf of the relay
  *    layer, never held across a request. The claim of a path (a
