@@ -3,6 +3,9 @@
 #include "fs/relayfs.h"
 
 #include <fuse_lowlevel.h>
+#include <stdarg.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,10 +147,10 @@ static void relayfs_free(struct relayfs *fs)
 	g_free(fs);
 }
 
+/* The filesystem's state, before anything is opened. */
 static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 {
 	struct relayfs *fs = g_new0(struct relayfs, 1);
-	int ret;
 
 	fs->cfg = cfg;
 	fs->started = time(NULL);
@@ -163,22 +166,28 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	fs->meta = cache_meta_new(cfg->dir_cache);
 	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
 					  FALSE, NULL);
-	ret = cache_open(cfg->cache_dir, cfg->block_size, cfg->cache_size,
-			 &fs->cache);
+	return fs;
+}
+
+/* Opens the cache and the relay; 0, or -1 after a one-line message. */
+static int relayfs_open(struct relayfs *fs)
+{
+	const struct relayfs_config *cfg = fs->cfg;
+	int ret = cache_open(cfg->cache_dir, cfg->block_size, cfg->cache_size,
+			     &fs->cache);
+
 	if (ret < 0)
 		fprintf(stderr, "relayfs: cache directory %s: %s\n",
 			cfg->cache_dir, g_strerror(-ret));
 	if (ret == 0)
 		ret = open_relay(cfg, &fs->relay);
-	if (ret < 0) {
-		relayfs_free(fs);
-		return NULL;
-	}
+	if (ret < 0)
+		return -1;
 	fs->journal.taken = journal_taken;
 	fs->journal.released = journal_released;
 	fs->journal.ctx = fs->cache;
 	relay_set_lock_journal(fs->relay, &fs->journal);
-	return fs;
+	return 0;
 }
 
 /* The event loop of a mounted fs: the loop's result, which is the signal
@@ -202,25 +211,86 @@ static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *opts)
 	return ret;
 }
 
-/* What fuse_main() does, except that a stop asked for by SIGTERM, SIGINT
- * or SIGHUP (systemctl stop, Ctrl-C) is a clean exit, as an unmount is. */
+/* fuse_new() reports through fuse_log() why it refuses its arguments
+ * (an unknown or bad FUSE option); keep that line to print it our way. */
+static char fuse_refusal[256];
+
+static void keep_fuse_refusal(enum fuse_log_level level, const char *fmt,
+			      va_list ap)
+{
+	size_t used = strlen(fuse_refusal);
+
+	/* it says "unknown option(s): `", each option, "'" in pieces */
+	if (level <= FUSE_LOG_ERR && !strchr(fuse_refusal, '\n'))
+		vsnprintf(fuse_refusal + used, sizeof(fuse_refusal) - used,
+			  fmt, ap);
+}
+
+/* Prints libfuse's refusal our way: "relayfs: LINE (relayfs --help)". */
+static void say_fuse_refusal(void)
+{
+	char *line;
+
+	fuse_refusal[strcspn(fuse_refusal, "\n")] = '\0';
+	line = g_strstrip(fuse_refusal);
+	if (g_str_has_prefix(line, "fuse: "))
+		line += strlen("fuse: ");
+	fprintf(stderr, "relayfs: %s (relayfs --help)\n",
+		line[0] ? line : "libfuse refused the options");
+}
+
+/* libfuse checks its own options here, before the relay is contacted:
+ * fuse_parse_cmdline() those of its loop, fuse_new() the others. NULL
+ * after one line saying what it refused. */
+static struct fuse *new_fuse(struct fuse_args *args, struct relayfs *fs,
+			     struct fuse_cmdline_opts *opts)
+{
+	struct fuse *fuse = NULL;
+
+	fuse_refusal[0] = '\0';
+	fuse_set_log_func(keep_fuse_refusal);
+	if (fuse_parse_cmdline(args, opts) == 0)
+		fuse = fuse_new(args, &relayfs_operations,
+				sizeof(relayfs_operations), fs);
+	fuse_set_log_func(NULL);
+	if (fuse == NULL)
+		say_fuse_refusal();
+	return fuse;
+}
+
+/* Tells systemd (Type=notify) how the mount is; nothing without it. */
+static void notify(const char *state, const struct relayfs_config *cfg)
+{
+	sd_notifyf(0, "%s\nSTATUS=%s %s on %s", state,
+		   strcmp(state, "READY=1") == 0 ? "serving" : "unmounting",
+		   cfg->relay_shown, cfg->mountpoint);
+}
+
+/* What fuse_main() does, except that libfuse checks its options before
+ * the relay is opened, systemd hears when the mount is live, and a stop
+ * asked for by SIGTERM, SIGINT or SIGHUP (systemctl stop, Ctrl-C) is a
+ * clean exit, as an unmount is. Returns the exit status. */
 static int mount_and_serve(struct fuse_args *args, struct relayfs *fs)
 {
 	struct fuse_cmdline_opts opts = { 0 };
 	struct fuse *fuse;
 	int ret = 1;
 
-	if (fuse_parse_cmdline(args, &opts) != 0)
-		return 1;
-	fuse = fuse_new(args, &relayfs_operations, sizeof(relayfs_operations),
-			fs);
-	if (!fuse)
+	fuse = new_fuse(args, fs, &opts);
+	if (!fuse) {
+		ret = 2;
 		goto out;
+	}
+	if (relayfs_open(fs) != 0)
+		goto out_destroy;
 	if (fuse_mount(fuse, opts.mountpoint) != 0)
 		goto out_destroy;
+	fs_log_setup(fs->cfg->relay_shown, fs->cfg->client, !opts.foreground);
 	if (fuse_daemonize(opts.foreground) == 0 &&
 	    fuse_set_signal_handlers(fuse_get_session(fuse)) == 0) {
+		notify("READY=1", fs->cfg);
 		ret = serve(fuse, &opts);
+		notify("STOPPING=1", fs->cfg);
 		fuse_remove_signal_handlers(fuse_get_session(fuse));
 		if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 			ret = 0;
@@ -241,6 +311,8 @@ int main(int argc, char **argv)
 	struct relayfs *fs;
 	int ret = 1;
 
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return fs_status_main(argc - 1, argv + 1);
 	switch (relayfs_options_parse(argc, argv, &cfg, &args)) {
 	case RELAYFS_PARSE_OK:
 		break;
@@ -254,8 +326,6 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	fs = relayfs_new(&cfg);
-	if (!fs)
-		goto out_args;
 	ret = mount_and_serve(&args, fs);
 	relayfs_free(fs);
 out_args:

@@ -331,8 +331,10 @@ static int relayfs_write(const char *path, const char *buf, size_t size,
 		n = cache_staged_write(node->staged, buf, size, offset);
 	if (n < 0 && n != -EBADF && !node->write_error) {
 		node->write_error = (int)n;
-		g_warning("write to the copy of %s failed: %s; this version "
-			  "will not be pushed", node->path, g_strerror((int)-n));
+		fs_log_file(G_LOG_LEVEL_WARNING, node->path, (int)n,
+			    "write to the copy of %s failed: %s; this version "
+			    "will not be pushed", node->path,
+			    g_strerror((int)-n));
 	}
 	g_mutex_unlock(&node->mutex);
 	handle_of(fi)->wrote = true;

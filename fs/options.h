@@ -12,7 +12,9 @@
 
 struct relayfs_config {
 	char *relay_url;	/* as given, or the embedded default path */
+	char *relay_shown;	/* relay_url without user:password@ */
 	char *mountpoint;	/* absolute */
+	char *config_file;	/* absolute; the default if not given */
 	char *client;		/* default: host name */
 	unsigned pullers;	/* default 1, >= 1 */
 	unsigned lock_timeout;	/* seconds, default 259200 */

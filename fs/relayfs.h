@@ -16,6 +16,7 @@
 #include "cache/meta.h"
 #include "cache/staging.h"
 #include "fs/lock_order.h"
+#include "fs/log.h"
 #include "fs/options.h"
 #include "relay/relay.h"
 
@@ -40,6 +41,7 @@ struct relayfs {
 	bool stopping;
 	_Atomic gint64 cache_hits, cache_misses;
 	time_t started;		/* the root's times */
+	_Atomic gint64 retry_next;	/* monotonic us of the next retry */
 };
 
 /* A file this mount has open, or staged and not pushed yet. */
@@ -73,9 +75,28 @@ struct fs_node {
 	/* the pull's content did not match its checksum: every later read
 	 * and the close fail with it (bytes read before could not be) */
 	int pull_error;
+	/* What `relayfs status` shows: atomics, so that it reads them under
+	 * nodes_mutex alone (a push holds mutex throughout). */
+	_Atomic int moving;		/* enum fs_moving */
+	_Atomic uint64_t moving_total, moving_done;	/* bytes */
+	_Atomic gint64 moving_since;	/* monotonic us */
+	_Atomic int push_error;		/* the last push's; 0 once one worked */
 };
 
+enum fs_moving { FS_MOVING_NONE, FS_MOVING_PUSH, FS_MOVING_PULL };
+
 struct relayfs *relayfs_get(void);
+
+/* status.c */
+/* A node starts or stops moving bytes (push or pull of total bytes). */
+void fs_moving_start(struct fs_node *node, enum fs_moving kind,
+		     uint64_t total);
+void fs_moving_stop(struct fs_node *node);
+/* user.relay.status of the mount's root: a key file `relayfs status`
+ * reads (the mount, its counters, transfers and pending pushes). */
+char *fs_status_text(struct relayfs *fs);
+/* `relayfs status [MOUNTPOINT]`: argv[0] is "status". Exit status. */
+int fs_status_main(int argc, char **argv);
 
 /* nodes.c */
 /* A reference to the node of path (created when create is set), counted

@@ -28,18 +28,25 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	ret = cache_staged_checksum(s, &checksum);
 	/* one message for a failed push: the backend's words go in it */
 	relay_failures_gather();
-	if (ret == 0)
+	if (ret == 0) {
+		fs_moving_start(node, FS_MOVING_PUSH, s->size);
+		relay_progress_watch(&node->moving_done);
 		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
 				 s->mtime, checksum);
+		relay_progress_watch(NULL);
+		fs_moving_stop(node);
+	}
+	atomic_store(&node->push_error, ret);
 	why = relay_failures_take(ret < 0);
 	if (ret == 0)
 		fs_listing_update(fs, s->relay_path,
 				  relay_file_pushed(fs->relay, s->relay_path,
 						    s->size, s->mtime));
 	if (ret < 0) {
-		g_warning("push of %s failed: %s; its staged copy %s is kept "
-			  "and will be pushed again", s->relay_path,
-			  why ? why : g_strerror(-ret), s->file);
+		fs_log_file(G_LOG_LEVEL_WARNING, s->relay_path, ret,
+			    "push of %s failed: %s; its staged copy %s is kept "
+			    "and will be pushed again", s->relay_path,
+			    why ? why : g_strerror(-ret), s->file);
 		return ret;
 	}
 	s->dirty = false;
@@ -223,6 +230,8 @@ static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 	int ret = relay_lock_acquire(fs->relay, node->path, RELAY_LOCK_READ);
 
 	node->read_locked = ret == 0;
+	if (ret == 0 && node->file)
+		fs_moving_start(node, FS_MOVING_PULL, node->file->size);
 	return ret;
 }
 
@@ -272,7 +281,19 @@ static int ahead_sink_write(void *ctx, const void *data, size_t len)
 	g_mutex_lock(&a->node->mutex);
 	wanted = a->node->read_locked;
 	g_mutex_unlock(&a->node->mutex);
-	return wanted ? a->sink(a->ctx, data, len) : -ECANCELED;
+	if (!wanted)
+		return -ECANCELED;
+	atomic_fetch_add(&a->node->moving_done, len);
+	return a->sink(a->ctx, data, len);
+}
+
+/* A reader's own fetch: its bytes are counted for `relayfs status`. */
+static int counted_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct ahead_sink *a = ctx;
+
+	atomic_fetch_add(&a->node->moving_done, len);
+	return a->sink(a->ctx, data, len);
 }
 
 /* The first fetch of a pull takes the file's read lock. */
@@ -291,15 +312,11 @@ static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	if (fetcher->ahead) {
-		struct ahead_sink ahead = {node, sink, sink_ctx};
+	struct ahead_sink wrapped = {node, sink, sink_ctx};
 
-		ret = relay_get(fs->relay, fetcher->path, offset, length,
-				fetcher->etag, ahead_sink_write, &ahead);
-	} else {
-		ret = relay_get(fs->relay, fetcher->path, offset, length,
-				fetcher->etag, sink, sink_ctx);
-	}
+	ret = relay_get(fs->relay, fetcher->path, offset, length, fetcher->etag,
+			fetcher->ahead ? ahead_sink_write : counted_sink_write,
+			&wrapped);
 	if (ret == -ENOENT || ret == -ESTALE) {
 		/* removed by another puller, or replaced by a new version,
 		 * since the listing: the next open sees what is there now */
@@ -406,9 +423,10 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 	}
 	pull_hash_reset_locked(node);
 	if (ret == 0 && g_ascii_strcasecmp(hex, checksum) != 0) {
-		g_warning("pull of %s: content does not match its "
-			  "placeholder's checksum; not registered",
-			  node->path);
+		fs_log_file(G_LOG_LEVEL_WARNING, node->path, EIO,
+			    "pull of %s: content does not match its "
+			    "placeholder's checksum; not registered",
+			    node->path);
 		relay_placeholder_forget(fs->relay, node->path);
 		cache_item_discard(node->item);
 		ret = -EIO;
@@ -421,6 +439,7 @@ static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 	if (node->read_locked)
 		relay_lock_release(fs->relay, node->path);
 	node->read_locked = false;
+	fs_moving_stop(node);
 }
 
 /* Every block is local: check it, register the pull, drop the lock. */
@@ -454,8 +473,9 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 		ret = relay_register_pull(fs->relay, node->path,
 					  node->file->placeholder, &removed);
 	if (ret < 0) {
-		g_warning("pull of %s: registration failed: %s; tried again "
-			  "at the next open", node->path, g_strerror(-ret));
+		fs_log_file(G_LOG_LEVEL_WARNING, node->path, ret,
+			    "pull of %s: registration failed: %s; tried again "
+			    "at the next open", node->path, g_strerror(-ret));
 		node->pull_done = false;
 		fs_invalidate_parent(fs, node->path);
 	} else {
@@ -649,9 +669,11 @@ static gpointer retry_main(gpointer data)
 		}
 		first = false;
 		g_mutex_lock(&fs->retry_mutex);
+		atomic_store(&fs->retry_next,
+			     g_get_monotonic_time() + interval);
 		if (!fs->stopping)
 			g_cond_wait_until(&fs->retry_cond, &fs->retry_mutex,
-					  g_get_monotonic_time() + interval);
+					  atomic_load(&fs->retry_next));
 	}
 	g_mutex_unlock(&fs->retry_mutex);
 	return NULL;

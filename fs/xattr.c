@@ -115,7 +115,9 @@ int fs_getxattr(struct relayfs *fs, const char *path, const char *name,
 	struct relay_file *f;
 	int ret;
 
-	if (path[0] == '\0')
+	if (path[0] == '\0' && strcmp(name, "user.relay.status") == 0)
+		text = fs_status_text(fs);
+	else if (path[0] == '\0')
 		text = strcmp(name, "user.relay.stats") == 0 ?
 			       root_stats(fs) : NULL;
 	else if (state)
@@ -138,7 +140,8 @@ int fs_listxattr(struct relayfs *fs, const char *path, char *list,
 	int ret;
 
 	if (path[0] == '\0')
-		g_string_append_len(names, "user.relay.stats", 17);
+		g_string_append_len(names, "user.relay.stats\0"
+					   "user.relay.status", 35);
 	else
 		for (int i = 0; file_attrs[i]; i++)
 			g_string_append_len(names, file_attrs[i],

@@ -164,6 +164,22 @@ static struct gathered *gathered_here(void)
 	return g;
 }
 
+/* the counter of this thread's uploads: a thread does one at a time */
+static GPrivate progress_key;
+
+void backend_progress_watch(_Atomic uint64_t *bytes)
+{
+	g_private_set(&progress_key, (gpointer)bytes);
+}
+
+void backend_progress_add(uint64_t bytes)
+{
+	_Atomic uint64_t *counter = g_private_get(&progress_key);
+
+	if (counter)
+		atomic_fetch_add_explicit(counter, bytes, memory_order_relaxed);
+}
+
 void backend_failed(const char *fmt, ...)
 {
 	struct gathered *g = gathered_here();

@@ -163,6 +163,11 @@ struct backend {
  * while the calling thread gathers failures, kept for the caller to say
  * in the one message it logs. */
 void backend_failed(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Bytes of an upload sent, for the counter this thread watches (see
+ * backend_progress_watch); backends call it as they send. */
+void backend_progress_add(uint64_t bytes);
+/* The counter that this thread's uploads add to from now on; NULL: none. */
+void backend_progress_watch(_Atomic uint64_t *bytes);
 /* Keep the failures of this thread's backend calls from now on. */
 void backend_failures_gather(void);
 /* Stop keeping them: each is logged as a warning, but for the first

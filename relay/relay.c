@@ -83,6 +83,11 @@ void relay_failures_gather(void)
 	backend_failures_gather();
 }
 
+void relay_progress_watch(_Atomic uint64_t *bytes)
+{
+	backend_progress_watch(bytes);
+}
+
 char *relay_failures_take(bool keep_first)
 {
 	return backend_failures_take(keep_first);

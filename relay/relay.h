@@ -125,6 +125,9 @@ void relay_placeholder_forget(struct relay *r, const char *path);
  * once. The others are logged as they were. */
 void relay_failures_gather(void);
 char *relay_failures_take(bool keep_first);
+/* From now on this thread's pushes add the bytes they have sent to
+ * *bytes (NULL: to nothing), for a progress report. */
+void relay_progress_watch(_Atomic uint64_t *bytes);
 /* Can two clients never both win one lock (an atomic create, or a
  * mutex)? Elsewhere locks are advisory. */
 bool relay_locks_exclusive(const struct relay *r);

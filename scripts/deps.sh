@@ -4,11 +4,12 @@
 set -euo pipefail
 
 build_pkgs=(cmake gcc make pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev
-            libglib2.0-dev libxml2-dev libssl-dev)
+            libglib2.0-dev libxml2-dev libssl-dev libsystemd-dev)
 test_pkgs=(python3 python3-pytest apache2 apache2-utils openssl attr curl
            procps psmisc util-linux clang libclang-rt-14-dev spin
            nginx-extras lighttpd lighttpd-mod-webdav rclone
-           pure-ftpd openssh-server openssh-client acl)
+           pure-ftpd openssh-server openssh-client acl
+           lintian man-db dpkg-dev file)
 
 want=()
 for what in "$@"; do

@@ -222,6 +222,7 @@ static int copy_fd(int out, int in, uint64_t size)
 			return -errno;
 		if (n == 0)
 			return -EIO; /* the staged file shrank */
+		backend_progress_add((uint64_t)n);
 	}
 	return 0;
 }

@@ -195,6 +195,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		return CURL_READFUNC_ABORT;
 	}
 	t->sent += (uint64_t)got;
+	backend_progress_add((uint64_t)got);
 	return (size_t)got;
 }
 

@@ -218,18 +218,12 @@ static const struct bad_case bad_cases[] = {
 	 "relayfs: password_file */no: No such file or directory\n"},
 	{"unknown-short", NULL, {"-x", "@/mnt"}, U,
 	 "relayfs: unknown option '-x' (relayfs --help)\n"},
-	{"fuse2-only", NULL, {"-o", "use_ino", "@/mnt"}, U,
-	 "relayfs: unknown option 'use_ino' (relayfs --help)\n"},
-	{"flag-with-value", NULL, {"-o", "allow_other=1", "@/mnt"}, U,
-	 "relayfs: option 'allow_other' takes no value\n"},
-	{"fuse-needs-value", NULL, {"-o", "max_read", "@/mnt"}, U,
-	 "relayfs: option 'max_read' needs a value (max_read=...)\n"},
-	{"fuse-bad-value", NULL, {"-o", "max_read=4k", "@/mnt"}, E,
-	 "relayfs: bad value for max_read: '4k' (a whole number)\n"},
-	{"fuse-bad-umask", NULL, {"-o", "umask=999", "@/mnt"}, E,
-	 "relayfs: bad value for umask: '999' (an octal mode such as 022)\n"},
-	{"fuse-bad-timeout", NULL, {"-o", "attr_timeout=inf", "@/mnt"}, E,
-	 "relayfs: bad value for attr_timeout: 'inf' (seconds, such as 1.5)\n"},
+	{"config-missing", NULL, {"--config", "@/nothere", "@/mnt"}, E,
+	 "relayfs: config */nothere: No such file or directory\n"},
+	{"config-names-config", "[relay]\nconfig=/etc/x\n", {"@/mnt"}, E,
+	 CONF "unknown key 'config' in [relay]\n"},
+	{"config-mountpoint-missing", "[relay]\nmountpoint=@/nope\n",
+	 {"-f"}, E, CONF "mountpoint */nope: No such file or directory\n"},
 	{"needs-value", NULL, {"-o", "client", "@/mnt"}, U,
 	 "relayfs: option 'client' needs a value (client=NAME)\n"},
 	{"only-options", NULL, {"-f", "-o", "client=x"}, U,
@@ -564,6 +558,38 @@ static void test_config_precedence(void)
 }
 
 /* Two clients of one relay get two cache directories. */
+/* A config file named by --config (as relayfs@.service does) may name
+ * the mountpoint too; the default config file is then not read. */
+static void test_config_names_mount(void)
+{
+	struct relayfs_config cfg;
+	struct fuse_args args;
+	char *relay, *mnt, *other, *text;
+
+	make_tree();
+	relay = real_path("@/relay");
+	mnt = real_path("@/mnt");
+	other = expand("@/other.conf");
+	text = expand("[relay]\nrelay=@/relay\nmountpoint=@/mnt\n"
+		      "client=byunit\n");
+	write_config("[relay]\nclient=default\n");
+	g_assert_true(g_file_set_contents(other, text, -1, NULL));
+	g_assert_cmpint(parse((const char *[]){"-f", "--config", other, NULL},
+			      &cfg, &args),
+			==, RELAYFS_PARSE_OK);
+	g_assert_cmpstr(cfg.relay_url, ==, relay);
+	g_assert_cmpstr(cfg.mountpoint, ==, mnt);
+	g_assert_cmpstr(cfg.client, ==, "byunit");
+	g_assert_cmpstr(cfg.config_file, ==, other);
+	g_assert_cmpstr(args.argv[args.argc - 1], ==, mnt);
+	relayfs_config_clear(&cfg);
+	fuse_opt_free_args(&args);
+	g_free(text);
+	g_free(other);
+	g_free(mnt);
+	g_free(relay);
+}
+
 static void test_cache_dir(void)
 {
 	struct relayfs_config a, b;
@@ -814,6 +840,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/options/o-lists", test_o_lists);
 	g_test_add_func("/options/config-precedence", test_config_precedence);
 	g_test_add_func("/options/cache-dir", test_cache_dir);
+	g_test_add_func("/options/config-names-mount", test_config_names_mount);
 	g_test_add_func("/options/flags", test_flags);
 	g_test_add_func("/options/sizes", test_sizes);
 	return g_test_run();
