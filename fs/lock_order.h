@@ -37,6 +37,12 @@
  *    gathered failures (relay/backend.c) are leaves too.
  * 6. relayfs->retry_mutex (fs/transfer.c): only around the retry
  *    thread's wait and its stop flag; a leaf.
+ *
+ * Without a mutex: what `relayfs status` reads of a node (moving*,
+ * push_error, staged_live, opens) and relayfs->retry_next are atomics,
+ * read under nodes_mutex alone (fs/status.c), so a status never waits for
+ * a push. The log writer (fs/log.c) takes no lock: any thread may log
+ * while holding any of the above.
  */
 
 #endif

@@ -112,9 +112,17 @@ char *fs_status_text(struct relayfs *fs)
 
 /* ---- the command's side ---- */
 
+/* "3.0 MiB", with a plain space (GLib puts a no-break space). */
 static char *size_text(uint64_t bytes)
 {
-	return g_format_size_full(bytes, G_FORMAT_SIZE_IEC_UNITS);
+	char *text = g_format_size_full(bytes, G_FORMAT_SIZE_IEC_UNITS);
+	char *nbsp = strstr(text, "\u00a0");
+
+	if (nbsp) {
+		*nbsp = ' ';
+		memmove(nbsp + 1, nbsp + 2, strlen(nbsp + 2) + 1);
+	}
+	return text;
 }
 
 static void print_counters(GKeyFile *kf)

@@ -16,9 +16,9 @@ TIMEOUT = 30
 
 # Every relayfs option; --help must list each.
 OPTIONS = [
-    "relay", "client", "pullers", "lock_timeout", "lock_wait", "cache_dir",
+    "relay", "mountpoint", "config", "client", "pullers", "lock_timeout", "lock_wait", "cache_dir",
     "cache_size", "block_size", "dir_cache", "checksum", "transfers", "timeout",
-    "cacert", "insecure", "advisory_locks", "identity", "user",
+    "cacert", "insecure", "advisory_locks", "identity", "known_hosts", "user",
     "password_file", "endpoint",
     "region",
 ]
@@ -296,3 +296,31 @@ def test_readme_mount_command_uses_the_default_relay(tree):
             ["pgrep", "-f", str(mnt)], capture_output=True).returncode == 0:
         time.sleep(0.1)
     assert subprocess.run(["pgrep", "-f", str(mnt)]).returncode == 1
+
+
+def help_options(env):
+    out = run(env, ["--help"]).stdout.decode()
+    section = out.split("relayfs options:\n", 1)[1].split("\n\n", 1)[0]
+    return set(re.findall(r"^    -o ([a-z_]+)", section, re.M))
+
+
+def test_help_man_page_and_readme_list_the_same_options(tree):
+    """--help prints the option table of the code; relayfs.1 and the
+    README are written by hand and must not fall behind it."""
+    _, env = tree
+    source = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    table = help_options(env)
+    assert set(OPTIONS) <= table
+    with open(os.path.join(source, "doc", "relayfs.1")) as f:
+        man = f.read()
+    man_options = man.split(".SS relayfs options\n", 1)[1].split(".SS ")[0]
+    in_man = set(re.findall(r"^\.TP\n\.BI? ([a-z_]+)", man_options, re.M))
+    in_man |= set(re.findall(r'", " ([a-z_]+)=', man_options))
+    assert in_man == table, (in_man ^ table)
+    with open(os.path.join(source, "README.md")) as f:
+        readme = f.read()
+    options = readme.split("### Options\n", 1)[1].split("\n### ", 1)[0]
+    in_readme = set(re.findall(r"^\| `([a-z_]+)", options, re.M))
+    in_readme |= set(re.findall(r"`, `([a-z_]+)=", options))
+    assert in_readme == table, (in_readme ^ table)
