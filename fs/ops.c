@@ -112,6 +112,7 @@ static void relayfs_destroy(void *data)
 {
 	close_lost_handles(data);
 	fs_retry_stop(data);
+	fs_writeback_stop(data);
 }
 
 /* Attributes of a staged copy (being written or waiting to be pushed). */
@@ -342,7 +343,8 @@ static int relayfs_write(const char *path, const char *buf, size_t size,
 }
 
 /* close(2): the last close of a written file pushes it and returns the
- * push's error; the staged copy stays on failure. */
+ * push's error; the staged copy stays on failure. With writeback, it
+ * returns once the copy is safe on disk, and the push comes later. */
 static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct relayfs *fs = relayfs_get();
@@ -365,7 +367,10 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 		g_mutex_unlock(&node->mutex); /* another handle still open */
 		return 0;
 	}
-	if (handle->writer) {
+	if (handle->writer && fs->cfg->writeback && !node->write_error) {
+		ret = fs_defer_push_locked(fs, node);
+		handle->wrote = false;
+	} else if (handle->writer) {
 		if (node->staged && !node->write_error)
 			cache_staged_set_closed(node->staged);
 		ret = fs_push_locked(fs, node);

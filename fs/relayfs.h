@@ -42,6 +42,8 @@ struct relayfs {
 	_Atomic gint64 cache_hits, cache_misses;
 	time_t started;		/* the root's times */
 	_Atomic gint64 retry_next;	/* monotonic us of the next retry */
+	GThreadPool *pushers;	/* writeback: `transfers` pushes at a time */
+	_Atomic bool pushing_all;	/* unmounting: no push waits */
 };
 
 /* A file this mount has open, or staged and not pushed yet. */
@@ -81,11 +83,32 @@ struct fs_node {
 	_Atomic uint64_t moving_total, moving_done;	/* bytes */
 	_Atomic gint64 moving_since;	/* monotonic us */
 	_Atomic int push_error;		/* the last push's; 0 once one worked */
+	/* when the retry thread may push it (monotonic us; 0: at once): a
+	 * writeback's rest, or the wait after a failed push */
+	_Atomic gint64 push_due;
+	_Atomic bool push_queued;	/* waiting in relayfs->pushers */
 };
 
 enum fs_moving { FS_MOVING_NONE, FS_MOVING_PUSH, FS_MOVING_PULL };
 
 struct relayfs *relayfs_get(void);
+
+/* writeback.c */
+/* -o writeback: make the closed copy durable and due in `writeback`
+ * seconds (pushing at once if it cannot be made durable). */
+int fs_defer_push_locked(struct relayfs *fs, struct fs_node *node);
+/* Is node's push to wait still (a writeback's rest, a failed push)? */
+bool fs_push_deferred(struct relayfs *fs, struct fs_node *node);
+/* A push failed: the next try waits for the retry interval. */
+void fs_push_failed(struct relayfs *fs, struct fs_node *node);
+/* The pushers pool, with writeback only. submit: queue node's push
+ * there (false without writeback: push it yourself). stop: push every
+ * pending copy now, with a line each, and wait for them all. */
+void fs_writeback_start(struct relayfs *fs);
+bool fs_writeback_submit(struct relayfs *fs, struct fs_node *node);
+void fs_writeback_stop(struct relayfs *fs);
+/* RELAYFS_RETRY_SECONDS, else 30. */
+unsigned fs_retry_interval(void);
 
 /* status.c */
 /* A node starts or stops moving bytes (push or pull of total bytes). */

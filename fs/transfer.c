@@ -37,6 +37,10 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 		fs_moving_stop(node);
 	}
 	atomic_store(&node->push_error, ret);
+	if (ret < 0)
+		fs_push_failed(fs, node);
+	else
+		atomic_store(&node->push_due, 0);
 	why = relay_failures_take(ret < 0);
 	if (ret == 0)
 		fs_listing_update(fs, s->relay_path,
@@ -80,6 +84,8 @@ void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node)
 		return;
 	}
 	cache_staged_set_closed(node->staged);
+	if (fs_push_deferred(fs, node))
+		return; /* writeback: the retry thread pushes it when due */
 	if (node->staged->dirty && relay_unanswered(fs->relay))
 		return; /* the close just failed for it: the retry thread */
 	if (fs_push_locked(fs, node) < 0)
@@ -624,14 +630,18 @@ static void retry_pending(struct relayfs *fs)
 	for (guint i = 0; i < pending->len; i++) {
 		struct fs_node *node = pending->pdata[i];
 
-		if (fs_node_lock(fs, node) == 0)
-			fs_close_writer_locked(fs, node);
-		g_mutex_unlock(&node->mutex);
+		if (fs_push_deferred(fs, node)) {
+			/* resting still: a later round pushes it */
+		} else if (!fs_writeback_submit(fs, node)) {
+			if (fs_node_lock(fs, node) == 0)
+				fs_close_writer_locked(fs, node);
+			g_mutex_unlock(&node->mutex);
+		}
 		fs_node_put(fs, node, false);
 	}
 }
 
-static unsigned retry_interval(void)
+unsigned fs_retry_interval(void)
 {
 	const char *env = g_getenv("RELAYFS_RETRY_SECONDS");
 	guint64 seconds = 30;
@@ -651,10 +661,17 @@ static void repair_locks(struct relayfs *fs)
 		relay_lock_repair(fs->relay, paths->pdata[i]);
 }
 
+/* With writeback, how often the retry thread looks for copies due. */
+#define WRITEBACK_TICK_US (G_USEC_PER_SEC / 4)
+
+/* Each round pushes what is pending and due; a round comes every retry
+ * interval (which also repairs our locks), and with writeback every tick,
+ * to start each push once its copy has rested. */
 static gpointer retry_main(gpointer data)
 {
 	struct relayfs *fs = data;
-	gint64 interval = (gint64)retry_interval() * G_USEC_PER_SEC;
+	gint64 interval = (gint64)fs_retry_interval() * G_USEC_PER_SEC;
+	gint64 now = g_get_monotonic_time(), next_repair = now + interval;
 	bool first = true;
 
 	g_mutex_lock(&fs->retry_mutex);
@@ -663,17 +680,23 @@ static gpointer retry_main(gpointer data)
 		/* a relay that just left a request unanswered would hold up
 		 * the files retried (and their readers) for a timeout each */
 		if (!relay_unanswered(fs->relay)) {
-			if (!first)
+			if (!first && now >= next_repair)
 				repair_locks(fs); /* fs_retry_start did it */
 			retry_pending(fs);
 		}
 		first = false;
+		now = g_get_monotonic_time();
+		if (now >= next_repair)
+			next_repair = now + interval;
+		atomic_store(&fs->retry_next, next_repair);
 		g_mutex_lock(&fs->retry_mutex);
-		atomic_store(&fs->retry_next,
-			     g_get_monotonic_time() + interval);
 		if (!fs->stopping)
 			g_cond_wait_until(&fs->retry_cond, &fs->retry_mutex,
-					  atomic_load(&fs->retry_next));
+					  fs->cfg->writeback ?
+						  MIN(next_repair,
+						      now + WRITEBACK_TICK_US) :
+						  next_repair);
+		now = g_get_monotonic_time();
 	}
 	g_mutex_unlock(&fs->retry_mutex);
 	return NULL;
@@ -705,6 +728,7 @@ void fs_retry_start(struct relayfs *fs)
 		g_mutex_unlock(&node->mutex);
 		fs_node_put(fs, node, false);
 	}
+	fs_writeback_start(fs);
 	fs->retry_thread = g_thread_new("relayfs-retry", retry_main, fs);
 }
 
