@@ -45,6 +45,12 @@ TOOLS = os.environ.get(
     "BENCH_TOOLS", "curl relayfs rclone davfs2 curl-ftp relayfs-ftp "
     "curl-sftp relayfs-sftp").replace(",", " ").split()
 STEP_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
+# a delayed link (scripts/delay_proxy.py) in front of Apache: every
+# WebDAV tool runs again through it, as "TOOL@wan"
+RTT_MS = float(os.environ.get("BENCH_RTT_MS", "0"))
+if RTT_MS > 0:
+    TOOLS += [t + "@wan" for t in TOOLS
+              if t in ("curl", "relayfs", "relayfs-wb", "rclone", "davfs2")]
 WORK = os.environ["BENCH_WORK"]
 RELAYFS = os.environ["BENCH_RELAYFS"]
 
@@ -170,12 +176,15 @@ class Tool:
     warm = True
     server = "apache"
 
-    def __init__(self, bench, run_no):
+    def __init__(self, bench, run_no, wan=False):
         self.b = bench
         self.run_no = run_no
-        self.sub = "%s%d" % (self.name, run_no)
+        if wan:
+            self.name += "@wan"
+        self.sub = "%s%d" % (self.name.replace("@", "-"), run_no)
         self.srv = bench.server_for(self.server)
-        self.url = self.srv.url.rstrip("/") + "/" + self.sub
+        base = bench.wan_url if wan else self.srv.url
+        self.url = base.rstrip("/") + "/" + self.sub
         self.dir = os.path.join(WORK, "t", self.sub)
         os.makedirs(self.dir)
         self.mnt = None
@@ -285,6 +294,20 @@ class Relayfs(Tool):
 
     def mount_reader(self):
         self._mount("bob")
+
+
+class RelayfsWriteback(Relayfs):
+    """relayfs with -o writeback=1: close returns once the copy is on
+    disk; a write is counted until its PUT is in the server's log."""
+    name = "relayfs-wb"
+
+    def _mount(self, client):
+        opts = "client=%s,cache_dir=%s,writeback=1" % (
+            client, os.path.join(self.dir, "cache-" + client))
+        if SIZE_MB * 2 > 900:
+            opts += ",cache_size=%dM" % (SIZE_MB * 2 + 128)
+        url = self.url.replace("http://", "webdav://", 1)
+        self._spawn([RELAYFS, "-f", "-o", opts, url], client)
 
 
 class Rclone(Tool):
@@ -496,8 +519,9 @@ class CurlSftp(CurlFtp):
         Curl._curl(self, extra + self._between(config_lines, extra))
 
 
-TOOL_CLASSES = {c.name: c for c in (Curl, Relayfs, Rclone, Davfs2, CurlFtp,
-                                    RelayfsFtp, CurlSftp, RelayfsSftp)}
+TOOL_CLASSES = {c.name: c for c in (Curl, Relayfs, RelayfsWriteback, Rclone,
+                                    Davfs2, CurlFtp, RelayfsFtp, CurlSftp,
+                                    RelayfsSftp)}
 
 
 class Bench:
@@ -513,6 +537,8 @@ class Bench:
         self.conns = {t: {m: [] for m, _ in METRICS} for t in TOOLS}
         self.srv = None
         self.servers = {}
+        self.wan_url = None
+        self.proxy = None
 
     def server_for(self, kind):
         """The server of kind, started at its first use (files on tmpfs
@@ -527,6 +553,24 @@ class Bench:
             log("bench: %s at %s" % (srv.name, srv.url))
         return self.servers[kind]
 
+    def start_proxy(self):
+        """scripts/delay_proxy.py between the @wan tools and Apache."""
+        import socket
+        import urllib.parse
+        u = urllib.parse.urlsplit(self.srv.url)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.proxy = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(HERE, "delay_proxy.py"),
+             str(port), u.hostname, str(u.port), str(RTT_MS)],
+            stdout=subprocess.PIPE)
+        record_pid("proxy", self.proxy.pid)
+        self.proxy.stdout.readline()    # listening
+        self.wan_url = u._replace(netloc="%s:%d" % (
+            u.netloc.rsplit(":", 1)[0], port)).geturl()
+        log("bench: %.0f ms round trip through %s" % (RTT_MS, self.wan_url))
+
     def make_sources(self):
         os.makedirs(self.small)
         with open(self.big, "wb") as f:
@@ -537,9 +581,10 @@ class Bench:
             with open(os.path.join(self.small, n), "wb") as f:
                 f.write(os.urandom(SMALL_KB * 1024))
 
-    def measure(self, tool, metric, fn, expect_puts=None):
-        """Time fn() (until expect_puts are all on the server, when given)
-        and count the requests it made."""
+    def measure(self, tool, metric, fn, expect_puts=None, no_locks_in=None):
+        """Time fn() (until expect_puts are all on the server, when given,
+        and no lock file is left under no_locks_in) and count the requests
+        it made."""
         drop_caches()
         if tool.server != "apache":
             # no access log: a write is on the server once cp returned
@@ -557,6 +602,12 @@ class Bench:
         result = fn()
         if expect_puts:
             watch.wait_puts(expect_puts, t0 + STEP_TIMEOUT)
+        while no_locks_in and any(
+                n.endswith(".lock") for _, _, names in os.walk(no_locks_in)
+                for n in names):
+            if time.monotonic() > t0 + STEP_TIMEOUT:
+                raise StepFailed("locks left on the server")
+            time.sleep(0.005)
         dt = time.monotonic() - t0
         reqs = self.srv.requests()
         kinds = {}
@@ -572,25 +623,30 @@ class Bench:
         return result
 
     def one(self, name, run_no):
-        tool = TOOL_CLASSES[name](self, run_no)
+        base, _, link = name.partition("@")
+        tool = TOOL_CLASSES[base](self, run_no, wan=bool(link))
         server_dir = os.path.join(tool.srv.root, tool.sub)
         os.makedirs(server_dir)
         if hasattr(tool.srv, "share"):
             tool.srv.share(server_dir)   # pure-ftpd writes as nobody
         prefix = "/dav/%s/" % tool.sub
+        # writeback: counted until the relay holds every file and no lock
+        unlocked = server_dir if tool.name.startswith("relayfs-wb") else None
         out = os.path.join(self.out, tool.sub)
         os.makedirs(out)
         step = "mount"
         try:
             tool.mount_writer()
             step = "big_write"
-            self.measure(tool, step, tool.write_big, [prefix + "big"])
+            self.measure(tool, step, tool.write_big, [prefix + "big"],
+                         unlocked)
             if not same_file(self.big, os.path.join(server_dir, "big")):
                 problem("%s run %d: large file on the server differs from "
                         "the source" % (name, run_no + 1))
             step = "small_write"
             self.measure(tool, step, tool.write_small,
-                         [prefix + "small/" + n for n in self.small_names])
+                         [prefix + "small/" + n for n in self.small_names],
+                         unlocked)
             bad = same_tree(self.small, os.path.join(server_dir, "small"),
                             self.small_names)
             if bad:
@@ -649,6 +705,8 @@ class Bench:
         self.srv = start_apache(self.root)
         record_pid("apache", self.srv.proc.pid)
         log("bench: Apache at %s" % self.srv.url)
+        if RTT_MS > 0:
+            self.start_proxy()
         try:
             for r in range(RUNS):
                 # rotate the order so that no tool always runs first
@@ -656,6 +714,9 @@ class Bench:
                 for name in order:
                     self.one(name, r)
         finally:
+            if self.proxy:
+                self.proxy.terminate()
+                self.proxy.wait()
             self.srv.stop()
             for srv in self.servers.values():
                 srv.stop()
@@ -728,20 +789,28 @@ class Bench:
             table("Ratios on FTP and SFTP: relayfs time / curl's, same "
                   "server", ["%s/%s" % p for p in pairs], rows)
 
-        others = [t for t in TOOLS if t != "relayfs" and
-                  TOOL_CLASSES[t].server == "apache"]
-        if "relayfs" in TOOLS and others:
+        for link, title in (("", "loopback"),
+                            ("@wan", "%.0f ms round trip" % RTT_MS)):
+            mine = [t for t in ("relayfs" + link, "relayfs-wb" + link)
+                    if t in TOOLS]
+            others = [t for t in TOOLS if t.endswith(link) and
+                      (link or "@" not in t) and
+                      not t.startswith("relayfs") and
+                      TOOL_CLASSES[t.split("@")[0]].server == "apache"]
+            pairs = [(r, o) for r in mine for o in others]
+            if not pairs:
+                continue
             rows = []
             for m, text in METRICS:
                 cells = []
-                r = self.med("relayfs", m)
-                for t in others:
-                    o = self.med(t, m)
+                for r_tool, o_tool in pairs:
+                    r, o = self.med(r_tool, m), self.med(o_tool, m)
                     cells.append("%.2f" % (r / o) if r is not None and o
                                  else "-")
                 rows.append((self.label(m, text), cells))
-            table("Ratios: relayfs time / other tool's time (below 1: "
-                  "relayfs is faster)", ["relayfs/" + t for t in others], rows)
+            table("Ratios, %s: relayfs time / other tool's time (below 1: "
+                  "relayfs is faster)" % title,
+                  ["%s/%s" % p for p in pairs], rows)
 
         rows = []
         for m, text in METRICS:

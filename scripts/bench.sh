@@ -13,10 +13,14 @@
 #   BENCH_FILES     number of small files (default 1000)
 #   BENCH_SMALL_KB  size of each small file in KiB (default 4)
 #   BENCH_RUNS      runs; each figure is the median (default 3)
-#   BENCH_TOOLS     tools to run (default "curl relayfs rclone davfs2")
+#   BENCH_TOOLS     tools to run (default "curl relayfs rclone davfs2
+#                   curl-ftp relayfs-ftp curl-sftp relayfs-sftp"; also
+#                   relayfs-wb, relayfs with -o writeback=1)
 #   BENCH_DIR       where the work folder goes (default /dev/shm, a tmpfs)
 #   BENCH_TIMEOUT   seconds before a step counts as hung (default 600)
 #   BENCH_JSON      also write the raw figures to this file
+#   BENCH_RTT_MS    also run the WebDAV tools through scripts/delay_proxy.py
+#                   with this round trip (as TOOL@wan), e.g. 20
 # Exit status: 0, or 1 when a step failed or gave wrong bytes (listed under
 # PROBLEMS at the end of the output).
 set -euo pipefail
