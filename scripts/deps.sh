@@ -9,7 +9,7 @@ test_pkgs=(python3 python3-pytest apache2 apache2-utils openssl attr curl
            procps psmisc util-linux clang libclang-rt-14-dev spin
            nginx-extras lighttpd lighttpd-mod-webdav rclone
            pure-ftpd openssh-server openssh-client acl
-           lintian man-db dpkg-dev file)
+           lintian man-db dpkg-dev file bash-completion)
 
 want=()
 for what in "$@"; do

@@ -51,6 +51,12 @@ MANWIDTH=80 man --warnings relayfs >/dev/null 2>"$work/man.err" || true
 systemd-analyze verify relayfs@example.service ||
   fail "systemd-analyze verify relayfs@example.service"
 bash -n /usr/share/bash-completion/completions/relayfs
+got=$(bash -c 'source /usr/share/bash-completion/bash_completion
+  source /usr/share/bash-completion/completions/relayfs
+  COMP_WORDS=(relayfs -o "client=x,pul"); COMP_CWORD=2
+  COMP_LINE="relayfs -o client=x,pul"; COMP_POINT=${#COMP_LINE}
+  _relayfs relayfs pul -o 2>/dev/null; echo "${COMPREPLY[*]}"')
+[ "$got" = "client=x,pullers=" ] || fail "bash completion gave '$got'"
 [ -f /usr/share/doc/relayfs/relayfs.conf.example ] || fail "no example config"
 
 echo "== mount -t fuse.relayfs"
