@@ -38,6 +38,10 @@
  * 6. relayfs->retry_mutex (fs/transfer.c): only around the retry
  *    thread's wait and its stop flag; a leaf.
  *
+ * The writeback pushers (fs/writeback.c) are pool jobs that take a node's
+ * mutex holding nothing else, as the retry thread does; the retry thread
+ * queues them holding nothing.
+ *
  * Without a mutex: what `relayfs status` reads of a node (moving*,
  * push_error, staged_live, opens) and relayfs->retry_next are atomics,
  * read under nodes_mutex alone (fs/status.c), so a status never waits for
