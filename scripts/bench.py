@@ -280,10 +280,11 @@ def tail(path, n=5):
 
 class Relayfs(Tool):
     name = "relayfs"
+    options = ""
 
     def _mount(self, client):
-        opts = "client=%s,cache_dir=%s" % (
-            client, os.path.join(self.dir, "cache-" + client))
+        opts = "client=%s,cache_dir=%s%s" % (
+            client, os.path.join(self.dir, "cache-" + client), self.options)
         if SIZE_MB * 2 > 900:
             opts += ",cache_size=%dM" % (SIZE_MB * 2 + 128)
         url = self.url.replace("http://", "webdav://", 1)
@@ -300,14 +301,7 @@ class RelayfsWriteback(Relayfs):
     """relayfs with -o writeback=1: close returns once the copy is on
     disk; a write is counted until its PUT is in the server's log."""
     name = "relayfs-wb"
-
-    def _mount(self, client):
-        opts = "client=%s,cache_dir=%s,writeback=1" % (
-            client, os.path.join(self.dir, "cache-" + client))
-        if SIZE_MB * 2 > 900:
-            opts += ",cache_size=%dM" % (SIZE_MB * 2 + 128)
-        url = self.url.replace("http://", "webdav://", 1)
-        self._spawn([RELAYFS, "-f", "-o", opts, url], client)
+    options = ",writeback=1"
 
 
 class Rclone(Tool):

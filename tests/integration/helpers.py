@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import subprocess
+import time
 
 
 def run(*cmd, check=True, **kw):
@@ -57,3 +58,13 @@ def tmpfs(folder, size):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def wait_until(cond, what, timeout=30):
+    """Poll cond() until it holds; fail after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)

@@ -8,13 +8,12 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import uuid
 
 import pytest
 
 from conftest import BIN
-from helpers import run, tmpfs
+from helpers import run, tmpfs, wait_until
 
 JOURNALD = "/lib/systemd/systemd-journald"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -25,15 +24,6 @@ def env_for(tmp_path, **extra):
                 XDG_DATA_HOME=str(tmp_path / "data"),
                 XDG_CACHE_HOME=str(tmp_path / "cache"),
                 RELAYFS_RETRY_SECONDS="1", **extra)
-
-
-def wait_for(cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def unmount(path):
@@ -75,7 +65,7 @@ def test_mount_fuse3_mounts_with_fstab_words(dirs):
     with open(os.path.join(relay, "a.txt")) as f:
         assert f.read() == "through mount.fuse3"
     run("umount", mnt)
-    wait_for(lambda: not relayfs_pids_on(mnt), "relayfs to exit on umount")
+    wait_until(lambda: not relayfs_pids_on(mnt), "relayfs to exit on umount")
 
 
 class NotifySocket:
@@ -144,7 +134,7 @@ def journal():
                 return True
             except OSError:
                 return False
-        wait_for(listening, "systemd-journald to listen")
+        wait_until(listening, "systemd-journald to listen")
     finally:
         probe.close()
     yield
@@ -178,7 +168,7 @@ def test_a_detached_mount_logs_to_the_journal_with_the_file_and_errno(
             def logged():
                 return journal_entries(RELAYFS_CLIENT=client,
                                        RELAYFS_PATH="big.bin")
-            wait_for(logged, "the push failure in the journal")
+            wait_until(logged, "the push failure in the journal")
             entry = logged()[0]
             assert entry["PRIORITY"] == "4"
             assert entry["ERRNO"] in ("28", "122")
@@ -186,7 +176,7 @@ def test_a_detached_mount_logs_to_the_journal_with_the_file_and_errno(
             assert "push of big.bin failed" in entry["MESSAGE"]
         finally:
             unmount(mnt)
-            wait_for(lambda: not relayfs_pids_on(mnt), "relayfs to exit")
+            wait_until(lambda: not relayfs_pids_on(mnt), "relayfs to exit")
 
 
 def status(*args, env=None):
@@ -203,7 +193,7 @@ def test_status_shows_the_mount_a_pull_in_progress_and_a_pending_push(dirs):
              mnt], env=env_for(t), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: os.path.ismount(mnt), "the mount")
+            wait_until(lambda: os.path.ismount(mnt), "the mount")
             with open(os.path.join(mnt, "big.bin"), "rb") as reader:
                 reader.read(100)
                 shown = status(mnt).stdout

@@ -4,19 +4,9 @@ once, a kill loses nothing, and unmount pushes what is still pending."""
 
 import os
 import subprocess
-import time
 
 from conftest import BIN, Relay, Mount
-from helpers import backends, tmpfs
-
-
-def wait_until(cond, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+from helpers import backends, tmpfs, wait_until
 
 
 @backends("local", "webdav", "ftp", "sftp")
