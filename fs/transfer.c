@@ -522,11 +522,15 @@ static uint64_t readahead_window(struct relayfs *fs)
 		   cache_max_size(fs->cache) / 4 / bs);
 }
 
-/* Once a reader has gone a whole block in order, the blocks ahead of it
- * come in one streaming request (a window of them: readahead_window),
- * the next window asked for once the reader is half way through this
- * one. A partial read (head, file) never gets that far: it fetches only
- * what it asks. */
+/* Once a reader goes past the first block of a sequential run, the blocks
+ * from the one it reads on come in one streaming request (a window of
+ * them: readahead_window), the next window asked for once the reader is
+ * half way through this one. Called before each read, so that the read
+ * waits for the stream instead of fetching its block alone. The kernel
+ * sends a sequential reader's reads several at a time, and they may come
+ * out of order: a read that starts in the run, or at most a block past
+ * it, continues it. A partial read (head, file) never gets past a block:
+ * it fetches only what it asks. */
 static void read_ahead(struct relayfs *fs, struct fs_node *node,
 		       uint64_t offset, size_t n)
 {
@@ -537,17 +541,18 @@ static void read_ahead(struct relayfs *fs, struct fs_node *node,
 
 	g_mutex_lock(&node->mutex);
 	nblocks = (cache_item_size(node->item) + bs - 1) / bs;
-	if (offset != node->seq_next)
+	if (offset >= node->seq_start && offset <= node->seq_next + bs) {
+		node->seq_next = MAX(node->seq_next, offset + n);
+	} else {
 		node->seq_start = offset;
-	node->seq_next = offset + n;
-	current = (node->seq_next - 1) / bs;
-	first = MAX(current + 1, node->ahead_next);
-	last = MIN(current + window, nblocks - 1);
-	if (node->seq_next - node->seq_start >= bs && node->read_locked &&
+		node->seq_next = offset + n;
+	}
+	current = offset / bs;
+	first = MAX(current, node->ahead_next);
+	last = MIN(current + window - 1, nblocks - 1);
+	if (node->seq_next - node->seq_start > bs && node->read_locked &&
 	    first <= last && first <= current + (window + 1) / 2) {
 		node->ahead_next = last + 1;
-		/* claimed now: the reader's next read waits for the stream
-		 * instead of fetching its block alone */
 		if (cache_item_claim(node->item, &first, &last)) {
 			job = g_new0(struct readahead_job, 1);
 			fetcher_init_locked(&job->fetcher, fs, node);
@@ -579,10 +584,12 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	hit = cache_item_has(fetcher.item, offset, size);
 	atomic_fetch_add_explicit(hit ? &fs->cache_hits : &fs->cache_misses, 1,
 			   memory_order_relaxed);
+	if (!hit)
+		read_ahead(fs, node, offset, size);
 	n = cache_item_read(fetcher.item, buf, size, offset,
 			    fetch_under_read_lock, &fetcher);
 	complete = n >= 0 && cache_item_complete(fetcher.item);
-	if (n > 0)
+	if (hit && n > 0)
 		read_ahead(fs, node, offset, n);
 	if (n < 0) {
 		fetcher_clear(&fetcher);

@@ -218,9 +218,10 @@ def test_a_cold_sequential_read_takes_at_most_two_gets(relay, mount):
         assert f.read() == data
     gets = [p for m, p, s in relay.server.requests()
             if m == "GET" and p == "/dav/big"]
-    # 2 when the stream starts before the next read (most runs); a loaded
-    # machine gave 7: still far from one per block
-    assert 1 <= len(gets) <= 8, gets
+    # the first block's, then the stream's, claimed before the read of
+    # the second block (the kernel's reads may come out of order); 3 when
+    # a read of the second block came before the first fetch took the lock
+    assert 1 <= len(gets) <= 3, gets
     assert bob.xattr("big", "pullers") == "bob"
 
 
