@@ -271,35 +271,33 @@ static void fetcher_clear(struct fetcher *fetcher)
 	g_free(fetcher->etag);
 }
 
-/* A read-ahead's bytes, while the pull still holds its lock: once the
- * reader has closed the file, the rest of the window is not wanted. */
-struct ahead_sink {
+/* A fetch's bytes on their way to the cache, counted for `relayfs
+ * status` (moving_done). */
+struct counted_sink {
 	struct fs_node *node;
 	cache_sink_fn sink;
 	void *ctx;
 };
 
-static int ahead_sink_write(void *ctx, const void *data, size_t len)
-{
-	struct ahead_sink *a = ctx;
-	bool wanted;
-
-	g_mutex_lock(&a->node->mutex);
-	wanted = a->node->read_locked;
-	g_mutex_unlock(&a->node->mutex);
-	if (!wanted)
-		return -ECANCELED;
-	atomic_fetch_add(&a->node->moving_done, len);
-	return a->sink(a->ctx, data, len);
-}
-
-/* A reader's own fetch: its bytes are counted for `relayfs status`. */
 static int counted_sink_write(void *ctx, const void *data, size_t len)
 {
-	struct ahead_sink *a = ctx;
+	struct counted_sink *c = ctx;
 
-	atomic_fetch_add(&a->node->moving_done, len);
-	return a->sink(a->ctx, data, len);
+	atomic_fetch_add(&c->node->moving_done, len);
+	return c->sink(c->ctx, data, len);
+}
+
+/* A read-ahead's bytes, while the pull still holds its lock: once the
+ * reader has closed the file, the rest of the window is not wanted. */
+static int ahead_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct counted_sink *c = ctx;
+	bool wanted;
+
+	g_mutex_lock(&c->node->mutex);
+	wanted = c->node->read_locked;
+	g_mutex_unlock(&c->node->mutex);
+	return wanted ? counted_sink_write(ctx, data, len) : -ECANCELED;
 }
 
 /* The first fetch of a pull takes the file's read lock. */
@@ -318,7 +316,7 @@ static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 	g_mutex_unlock(&node->mutex);
 	if (ret < 0)
 		return ret;
-	struct ahead_sink wrapped = {node, sink, sink_ctx};
+	struct counted_sink wrapped = {node, sink, sink_ctx};
 
 	ret = relay_get(fs->relay, fetcher->path, offset, length, fetcher->etag,
 			fetcher->ahead ? ahead_sink_write : counted_sink_write,
