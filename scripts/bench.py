@@ -16,13 +16,19 @@ Each tool, each run, in its own folder of the server:
   4. unmount the writer, mount a reader (another client, fresh cache);
   5. `ls -l` the folder of small files (cold);
   6. `cp` the large file out (cold);
-  7. `cp -r` the small files out (cold).
+  7. `cp -r` the small files out (cold);
+  8. `ls -l` a folder of BENCH_LIST_FILES files another client wrote: made
+     once at the start straight on disk, each file with the placeholder
+     its pusher would have written beside it, and hard-linked into the
+     tool's folder on the server before the reader mounts; the reader has
+     never looked at it, so relayfs reads one placeholder per file (cold).
 The page cache is dropped before every step. curl does the same in one
-process per step (PROPFIND Depth 1 for the listing; no warm re-read).
+process per step (PROPFIND Depth 1 for the listings; no warm re-read).
 Requests are counted from Apache's access log.
 """
 
 import filecmp
+import hashlib
 import json
 import os
 import re
@@ -32,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -40,6 +47,10 @@ from servers import start_apache, start_server  # noqa: E402
 SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "256"))
 FILES = int(os.environ.get("BENCH_FILES", "1000"))
 SMALL_KB = int(os.environ.get("BENCH_SMALL_KB", "4"))
+# the folder another client wrote (step 8): its files and their size
+LIST_FILES = int(os.environ.get("BENCH_LIST_FILES", "10000"))
+FOREIGN_BYTES = 1024
+FOREIGN_PUSHER = "carol"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TOOLS = os.environ.get(
     "BENCH_TOOLS", "curl relayfs rclone davfs2 curl-ftp relayfs-ftp "
@@ -61,6 +72,7 @@ METRICS = [
     ("small_write", "small files write, until on server"),
     ("small_read", "small files read, cold"),
     ("ls", "ls -l of the small files, cold"),
+    ("ls_foreign", "ls -l of another client's files, cold"),
 ]
 BIG_METRICS = ("big_write", "big_cold", "big_warm")
 
@@ -265,7 +277,14 @@ class Tool:
         run(["cp", "-r", self.path("small"), dst])
 
     def list_small(self):
-        out = run(["ls", "-l", self.path("small")]).stdout.decode()
+        return self._ls("small")
+
+    def list_foreign(self):
+        return self._ls("foreign")
+
+    def _ls(self, rel):
+        """The entries `ls -l` shows in folder rel of the mount."""
+        out = run(["ls", "-l", self.path(rel)]).stdout.decode()
         return sum(1 for line in out.splitlines()
                    if not line.startswith("total"))
 
@@ -424,13 +443,21 @@ class Curl(Tool):
                       "output = " + self.q(os.path.join(dst, n))]
         self._curl(lines)
 
-    def list_small(self):
+    def _ls(self, rel):
+        """One PROPFIND Depth 1 of folder rel: the members it lists, but
+        the folder itself and dot files (the placeholders beside another
+        client's files), as `ls -l` would show them."""
         out = os.path.join(self.dir, "propfind.xml")
+        url = self.url + "/" + rel + "/"
         self._curl(['request = "PROPFIND"', 'header = "Depth: 1"',
-                    "url = " + self.q(self.url + "/small/"),
-                    "output = " + self.q(out)])
+                    "url = " + self.q(url), "output = " + self.q(out)])
         with open(out, errors="replace") as f:
-            return f.read().count("<D:response") - 1
+            hrefs = re.findall(r"<D:href>([^<]*)</D:href>", f.read())
+        top = urllib.parse.urlsplit(url).path.rstrip("/")
+        paths = [urllib.parse.unquote(urllib.parse.urlsplit(h).path)
+                 .rstrip("/") for h in hrefs]
+        return sum(1 for p in paths
+                   if p != top and not p.rsplit("/", 1)[-1].startswith("."))
 
 
 class RelayfsFtp(Relayfs):
@@ -494,13 +521,16 @@ class CurlFtp(Curl):
                       "url = " + self.q(self.url + "/small/" + n)]
         self._curl(lines)
 
-    def list_small(self):
+    def _ls(self, rel):
+        """One LIST of folder rel: its entries but dot files (".", ".."
+        and the placeholders beside another client's files), as `ls -l`
+        would show them."""
         out = os.path.join(self.dir, "list.txt")
-        self._curl(["url = " + self.q(self.url + "/small/"),
+        self._curl(["url = " + self.q(self.url + "/" + rel + "/"),
                     "output = " + self.q(out)])
         with open(out, errors="replace") as f:
-            return sum(1 for line in f
-                       if line.split() and line.split()[-1] not in (".", ".."))
+            names = [line.split()[-1] for line in f if line.split()]
+        return sum(1 for n in names if not n.startswith("."))
 
 
 class CurlSftp(CurlFtp):
@@ -523,6 +553,7 @@ class Bench:
         self.srcdir = os.path.join(WORK, "src")
         self.big = os.path.join(self.srcdir, "big")
         self.small = os.path.join(self.srcdir, "small")
+        self.foreign = os.path.join(self.srcdir, "foreign")
         self.root = os.path.join(WORK, "root")
         self.out = os.path.join(WORK, "out")
         self.times = {t: {m: [] for m, _ in METRICS} for t in TOOLS}
@@ -574,6 +605,40 @@ class Bench:
         for n in self.small_names:
             with open(os.path.join(self.small, n), "wb") as f:
                 f.write(os.urandom(SMALL_KB * 1024))
+        self.make_foreign()
+
+    def make_foreign(self):
+        """The folder another relay client wrote, made once, straight on
+        disk: LIST_FILES files of FOREIGN_BYTES, each with the placeholder
+        its pusher would have left beside it (PROTOCOL.md: pusher,
+        timestamp = the file's mtime, sha512, no pullers yet; no newline at
+        the end, as escale writes it)."""
+        os.makedirs(self.foreign)
+        stamp = int(time.time()) - 3600
+        for i in range(LIST_FILES):
+            name = "f%05d" % i
+            data = os.urandom(FOREIGN_BYTES)
+            path = os.path.join(self.foreign, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.utime(path, (stamp, stamp))
+            with open(os.path.join(self.foreign, ".%s.placeholder" % name),
+                      "w") as f:
+                f.write("placeholder%%1.0\npusher: %s\ntimestamp: %d\n"
+                        "checksum: %s\n---pullers---" % (
+                            FOREIGN_PUSHER, stamp,
+                            hashlib.sha512(data).hexdigest()))
+
+    def put_foreign(self, tool, server_dir):
+        """Another client's folder in the tool's folder on the server, as
+        "foreign": hard links to the one make_foreign made (fast, and no
+        second copy on the tmpfs), put there before the reader mounts."""
+        dst = os.path.join(server_dir, "foreign")
+        os.makedirs(dst)
+        for n in os.listdir(self.foreign):
+            os.link(os.path.join(self.foreign, n), os.path.join(dst, n))
+        if hasattr(tool.srv, "share"):
+            tool.srv.share(dst)         # pure-ftpd reads as nobody
 
     def measure(self, tool, metric, fn, expect_puts=None, no_locks_in=None):
         """Time fn() (until expect_puts are all on the server, when given,
@@ -656,6 +721,8 @@ class Bench:
                 os.unlink(dst)
             step = "umount writer"
             tool.umount()
+            step = "foreign folder"
+            self.put_foreign(tool, server_dir)
             step = "mount reader"
             tool.mount_reader()
             step = "ls"
@@ -677,6 +744,14 @@ class Bench:
             if bad:
                 problem("%s run %d: %d small files read wrong (first %s)" % (
                     name, run_no + 1, len(bad), bad[0]))
+            # last, so that the steps above run as they did without it; the
+            # reader has not looked into the folder yet
+            step = "ls_foreign"
+            n = self.measure(tool, step, tool.list_foreign)
+            if n != LIST_FILES:
+                problem("%s run %d: ls -l of another client's folder listed "
+                        "%d entries, expected %d" % (
+                            name, run_no + 1, n, LIST_FILES))
             step = "umount reader"
             tool.umount()
         except StepFailed as e:
@@ -691,9 +766,10 @@ class Bench:
 
     def main(self):
         t_start = time.monotonic()
-        log("bench: %d MiB large file, %d files of %d KiB, %d runs, tools: "
-            "%s; work dir %s" % (SIZE_MB, FILES, SMALL_KB, RUNS,
-                                 " ".join(TOOLS), WORK))
+        log("bench: %d MiB large file, %d files of %d KiB, %d files of "
+            "another client, %d runs, tools: %s; work dir %s" % (
+                SIZE_MB, FILES, SMALL_KB, LIST_FILES, RUNS, " ".join(TOOLS),
+                WORK))
         self.make_sources()
         os.makedirs(self.root)
         self.srv = start_apache(self.root)
@@ -723,6 +799,8 @@ class Bench:
             return "%s (%d MiB)" % (text, SIZE_MB)
         if metric.startswith("small"):
             return "%s (%d x %d KiB)" % (text, FILES, SMALL_KB)
+        if metric == "ls_foreign":
+            return "%s (%d)" % (text, LIST_FILES)
         return "%s (%d)" % (text, FILES)
 
     def med(self, tool, metric):
@@ -767,7 +845,11 @@ class Bench:
               "Warm: read back through the writer's mount, from its cache\n"
               "(a relayfs reader no longer shows a file its pull removed from "
               "the relay). Page cache\ndropped before every step. curl: one process per "
-              "step, PROPFIND Depth 1 for the listing.")
+              "step, PROPFIND Depth 1 for the listings.\nAnother client's "
+              "files: %d files of %d bytes, each with its placeholder (pusher "
+              "%s),\nput on the server before the reader mounted; relayfs "
+              "reads one placeholder per file." % (
+                  LIST_FILES, FOREIGN_BYTES, FOREIGN_PUSHER))
 
         pairs = [("relayfs-ftp", "curl-ftp"), ("relayfs-sftp", "curl-sftp")]
         pairs = [p for p in pairs if p[0] in TOOLS and p[1] in TOOLS]
@@ -831,8 +913,9 @@ class Bench:
         print()
         print("Versions: " + "; ".join(versions()))
         print("Total time %.0f s. Large file %d MiB, %d small files of %d "
-              "KiB, server files on %s." % (
-                  elapsed, SIZE_MB, FILES, SMALL_KB, fs_type(WORK)))
+              "KiB, %d files of another client, server files on %s." % (
+                  elapsed, SIZE_MB, FILES, SMALL_KB, LIST_FILES,
+                  fs_type(WORK)))
         if problems:
             print()
             print("PROBLEMS (%d):" % len(problems))
@@ -842,7 +925,8 @@ class Bench:
         if out:
             with open(out, "w") as f:
                 json.dump({"size_mb": SIZE_MB, "files": FILES,
-                           "small_kb": SMALL_KB, "runs": RUNS,
+                           "small_kb": SMALL_KB, "list_files": LIST_FILES,
+                           "runs": RUNS,
                            "times": self.times, "requests": self.reqs,
                            "problems": problems}, f, indent=1)
 

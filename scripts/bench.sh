@@ -12,6 +12,11 @@
 #   BENCH_SIZE_MB   large file size in MiB (default 256)
 #   BENCH_FILES     number of small files (default 1000)
 #   BENCH_SMALL_KB  size of each small file in KiB (default 4)
+#   BENCH_LIST_FILES files of 1 KiB in the folder "another client" wrote
+#                   (each with its placeholder, put straight on the
+#                   server before the reader mounts), listed cold with
+#                   `ls -l` (curl: PROPFIND Depth 1; FTP/SFTP: LIST) by
+#                   every tool (default 10000)
 #   BENCH_RUNS      runs; each figure is the median (default 3)
 #   BENCH_TOOLS     tools to run (default "curl relayfs rclone davfs2
 #                   curl-ftp relayfs-ftp curl-sftp relayfs-sftp"; also
