@@ -221,6 +221,16 @@ char *backend_failures_take(bool keep_first)
 	return first;
 }
 
+GPtrArray *backend_failures_hand_over(void)
+{
+	struct gathered *g = gathered_here();
+	GPtrArray *texts = g->texts;
+
+	g->on = false;
+	g->texts = g_ptr_array_new_with_free_func(g_free);
+	return texts;
+}
+
 const char *backend_name_problem(const char *name)
 {
 	if (!name[0])

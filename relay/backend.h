@@ -173,6 +173,9 @@ void backend_failures_gather(void);
 /* Stop keeping them: each is logged as a warning, but for the first
  * when keep_first, which is returned (g_free; NULL when none failed). */
 char *backend_failures_take(bool keep_first);
+/* Stop keeping them and hand them over (char *, owned by the array), for
+ * another thread to say through backend_failed: a request sent aside. */
+GPtrArray *backend_failures_hand_over(void);
 
 /* Pick the backend for opt->url by scheme ("/path" means local) and open
  * it. Prints nothing; on failure *message says why in one sentence. */

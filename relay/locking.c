@@ -355,6 +355,8 @@ int relay_lock_acquire(struct relay *r, const char *path,
 	if (fresh && r->journal)
 		r->journal->taken(r->journal->ctx, path);
 	ret = lock_acquire_claimed(r, path, mode);
+	if (ret < 0)
+		relay_mutex_settle(r, path); /* leave nothing behind */
 	if (ret < 0 && fresh && r->journal && !relay_lock_held(r, path) &&
 	    !relay_lock_uncertain(r, path))
 		r->journal->released(r->journal->ctx, path);
@@ -379,6 +381,7 @@ int relay_lock_release(struct relay *r, const char *path)
 	if (!last)
 		return 0;
 	lock_path = relay_lock_path(path);
+	relay_mutex_settle(r, path); /* the lock goes last */
 	ret = backend_remove_once(r->backend, lock_path);
 	if (ret < 0 && ret != -ENOENT) {
 		g_warning("relay: could not release the lock of %s: %s; "
@@ -545,6 +548,7 @@ int relay_lock_adopt(struct relay *r, const char *path)
 
 	path_claim(r, path);
 	ret = relay_lock_held(r, path) ? 0 : lock_adopt_claimed(r, path);
+	relay_mutex_settle(r, path);
 	path_unclaim(r, path);
 	return ret;
 }
@@ -555,6 +559,7 @@ int relay_lock_repair(struct relay *r, const char *path)
 
 	path_claim(r, path);
 	ret = lock_repair_claimed(r, path);
+	relay_mutex_settle(r, path);
 	path_unclaim(r, path);
 	return ret;
 }

@@ -100,6 +100,23 @@ static bool has_mutexes(const struct relay *r)
 	return backend_can(r->backend, BACKEND_EXCLUSIVE_MUTEX);
 }
 
+/* This mount takes mutex_path again only once its last drop is done:
+ * else its own MKCOL would find the mutex it is dropping. */
+static void drop_wait(struct relay *r, const char *mutex_path)
+{
+	g_mutex_lock(&r->mutex);
+	while (g_hash_table_contains(r->mutex_drops, mutex_path))
+		g_cond_wait(&r->claim_cond, &r->mutex);
+	g_mutex_unlock(&r->mutex);
+}
+
+void relay_mutex_settle(struct relay *r, const char *path)
+{
+	g_autofree char *mutex_path = relay_mutex_path(path);
+
+	drop_wait(r, mutex_path);
+}
+
 int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 {
 	g_autofree char *mutex_path = relay_mutex_path(path);
@@ -109,6 +126,7 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 
 	if (!has_mutexes(r))
 		return 0;
+	drop_wait(r, mutex_path);
 	for (;;) {
 		ret = backend_mutex_create(r->backend, mutex_path);
 		if (ret == 0)
@@ -133,20 +151,42 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline)
 	}
 }
 
+/* The drop of mutex_path, sent aside: the request that follows the
+ * lock's creation need not wait for it. The backend says why when it
+ * fails; a mutex left behind is broken after mutex_stale seconds. */
+static int drop_aside(struct relay *r, void *ctx)
+{
+	char *mutex_path = ctx;
+
+	backend_mutex_remove(r->backend, mutex_path, NULL);
+	g_mutex_lock(&r->mutex);
+	g_hash_table_remove(r->mutex_drops, mutex_path);
+	g_cond_broadcast(&r->claim_cond);
+	g_mutex_unlock(&r->mutex);
+	g_free(mutex_path);
+	return 0;
+}
+
 void relay_mutex_drop(struct relay *r, const char *path)
 {
-	g_autofree char *mutex_path = relay_mutex_path(path);
+	char *mutex_path;
 
-	/* the backend says why when it fails; a mutex left behind is broken
-	 * after mutex_stale seconds */
-	if (has_mutexes(r))
-		backend_mutex_remove(r->backend, mutex_path, NULL);
+	if (!has_mutexes(r))
+		return;
+	mutex_path = relay_mutex_path(path);
+	g_mutex_lock(&r->mutex);
+	g_hash_table_add(r->mutex_drops, g_strdup(mutex_path));
+	g_mutex_unlock(&r->mutex);
+	relay_aside_detach(r, drop_aside, mutex_path);
 }
 
 int relay_mutex_repair(struct relay *r, const char *path)
 {
 	g_autofree char *mutex_path = relay_mutex_path(path);
-	int ret = has_mutexes(r) ?
+	int ret;
+
+	drop_wait(r, mutex_path);
+	ret = has_mutexes(r) ?
 		  mutex_inspect(r, path, mutex_path, OURS_STALE_S) : 0;
 
 	return ret == -EBUSY ? 0 : ret;

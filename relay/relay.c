@@ -47,6 +47,9 @@ struct relay *relay_new(struct backend *backend,
 						cached_placeholder_free);
 	r->fetchers = g_thread_pool_new(fetch_placeholder_job, r,
 					r->params.transfers, FALSE, NULL);
+	r->asides = relay_asides_new(r);
+	r->mutex_drops = g_hash_table_new_full(g_str_hash, g_str_equal,
+					       g_free, NULL);
 	return r;
 }
 
@@ -66,6 +69,8 @@ void relay_free(struct relay *r)
 	if (!r)
 		return;
 	g_thread_pool_free(r->fetchers, FALSE, TRUE);
+	g_thread_pool_free(r->asides, FALSE, TRUE); /* the drops, too */
+	g_hash_table_destroy(r->mutex_drops);
 	g_hash_table_destroy(r->held_locks);
 	g_hash_table_destroy(r->claimed);
 	g_cond_clear(&r->claim_cond);

@@ -22,6 +22,10 @@ struct relay {
 	GHashTable *mutexes_seen;
 	GHashTable *placeholders;	/* path -> struct cached_placeholder * */
 	GThreadPool *fetchers;		/* placeholder fetches of listings */
+	GThreadPool *asides;		/* relay/aside.c */
+	/* mutex paths whose drop is still on its way (relay/mutex.c);
+	 * claim_cond wakes who waits for one */
+	GHashTable *mutex_drops;
 	const struct relay_lock_journal *journal;	/* or NULL */
 };
 
@@ -58,7 +62,10 @@ GBytes *relay_placeholder_cached_etag(struct relay *r, const char *path,
  * not atomic there are no mutex folders: take, drop and repair do
  * nothing. */
 int relay_mutex_take(struct relay *r, const char *path, gint64 deadline);
+/* The drop is sent aside: the next request need not wait for it. */
 void relay_mutex_drop(struct relay *r, const char *path);
+/* Wait until this mount's drop of path's mutex, if any, is done. */
+void relay_mutex_settle(struct relay *r, const char *path);
 /* A MKCOL of ours on path's mutex went unanswered: the mutex it may have
  * made is removed once it stood unchanged for a few seconds (seen over
  * several calls). */
@@ -66,6 +73,25 @@ int relay_mutex_repair(struct relay *r, const char *path);
 /* A request of ours on path's lock went unanswered a short while ago. */
 bool relay_lock_uncertain(struct relay *r, const char *path);
 void relay_mutex_seen_free(gpointer data);
+
+/* A request sent aside (relay/aside.c): fn runs on another thread while
+ * the caller goes on, until relay_aside_wait gives fn's result. */
+struct relay_aside {
+	GMutex mutex;
+	GCond cond;
+	bool done, detached;
+	int ret;
+	GPtrArray *failures;	/* fn's backend failures, said at the wait */
+	int (*fn)(struct relay *r, void *ctx);
+	void *ctx;
+};
+void relay_aside_start(struct relay *r, struct relay_aside *a,
+		       int (*fn)(struct relay *r, void *ctx), void *ctx);
+int relay_aside_wait(struct relay_aside *a);
+/* Run fn aside with nobody waiting (ctx is fn's to free). */
+void relay_aside_detach(struct relay *r, int (*fn)(struct relay *r,
+						   void *ctx), void *ctx);
+GThreadPool *relay_asides_new(struct relay *r);
 
 /* Read path's lock file: -ENOENT when there is none. */
 int relay_lock_read(struct relay *r, const char *lock_path,
