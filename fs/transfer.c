@@ -123,19 +123,16 @@ static int stage_sink_write(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* Fill s with path's content: a plain get under a read lock. */
+/* Fill s with path's content: a get under a read lock (taken beside it). */
 static int stage_fetch(struct relayfs *fs, const char *path,
 		       const char *etag, struct cache_staged *s)
 {
 	struct stage_sink ss = { s, 0 };
-	int ret = relay_lock_acquire(fs->relay, path, RELAY_LOCK_READ);
-	int rel;
+	bool locked;
+	int ret = relay_get_under_lock(fs->relay, path, 0, UINT64_MAX, etag,
+				       stage_sink_write, &ss, &locked);
+	int rel = locked ? relay_lock_release(fs->relay, path) : 0;
 
-	if (ret < 0)
-		return ret;
-	ret = relay_get(fs->relay, path, 0, UINT64_MAX, etag, stage_sink_write,
-			&ss);
-	rel = relay_lock_release(fs->relay, path);
 	return ret < 0 ? ret : rel;
 }
 
@@ -230,14 +227,33 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 	return 0;
 }
 
-/* Take node's read lock (the relay notes it in the lock journal). */
+/* node's read lock was taken for it, on path (the relay notes it in the
+ * lock journal); one taken beside another fetch's is given back. */
+static void read_lock_taken_locked(struct relayfs *fs, struct fs_node *node,
+				   const char *path)
+{
+	if (strcmp(node->path, path) != 0 &&
+	    relay_lock_held(fs->relay, path)) {
+		/* taken after a rename moved the node: not its lock */
+		relay_lock_release(fs->relay, path);
+		return;
+	}
+	if (node->read_locked) {
+		relay_lock_release(fs->relay, node->path); /* a count only */
+		return;
+	}
+	/* (a rename since moved our acquisition to node's new path) */
+	node->read_locked = true;
+	if (node->file)
+		fs_moving_start(node, FS_MOVING_PULL, node->file->size);
+}
+
 static int take_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 {
 	int ret = relay_lock_acquire(fs->relay, node->path, RELAY_LOCK_READ);
 
-	node->read_locked = ret == 0;
-	if (ret == 0 && node->file)
-		fs_moving_start(node, FS_MOVING_PULL, node->file->size);
+	if (ret == 0)
+		read_lock_taken_locked(fs, node, node->path);
 	return ret;
 }
 
@@ -307,20 +323,31 @@ static int fetch_under_read_lock(void *ctx, uint64_t offset, uint64_t length,
 	struct fetcher *fetcher = ctx;
 	struct fs_node *node = fetcher->node;
 	struct relayfs *fs = fetcher->fs;
-	int ret = 0;
+	struct counted_sink wrapped = {node, sink, sink_ctx};
+	bool need_lock, locked;
+	int ret;
 
 	g_mutex_lock(&node->mutex);
-	if (!node->read_locked)
-		ret = fetcher->ahead ? -EAGAIN :
-				       take_read_lock_locked(fs, node);
+	need_lock = !node->read_locked;
 	g_mutex_unlock(&node->mutex);
-	if (ret < 0)
-		return ret;
-	struct counted_sink wrapped = {node, sink, sink_ctx};
-
-	ret = relay_get(fs->relay, fetcher->path, offset, length, fetcher->etag,
-			fetcher->ahead ? ahead_sink_write : counted_sink_write,
-			&wrapped);
+	if (need_lock && fetcher->ahead)
+		return -EAGAIN;
+	if (need_lock) {
+		/* the lock and the pinned fetch side by side */
+		ret = relay_get_under_lock(fs->relay, fetcher->path, offset,
+					   length, fetcher->etag,
+					   counted_sink_write, &wrapped,
+					   &locked);
+		g_mutex_lock(&node->mutex);
+		if (locked)
+			read_lock_taken_locked(fs, node, fetcher->path);
+		g_mutex_unlock(&node->mutex);
+	} else {
+		ret = relay_get(fs->relay, fetcher->path, offset, length,
+				fetcher->etag, fetcher->ahead ?
+				ahead_sink_write : counted_sink_write,
+				&wrapped);
+	}
 	if (ret == -ENOENT || ret == -ESTALE) {
 		/* removed by another puller, or replaced by a new version,
 		 * since the listing: the next open sees what is there now */

@@ -182,6 +182,14 @@ int relay_set_timestamp(struct relay *r, const char *path, int64_t mtime);
 int relay_get(struct relay *r, const char *path, uint64_t offset,
 	      uint64_t length, const char *etag, backend_sink_fn sink,
 	      void *ctx);
+/* Pull steps 1 and 2 side by side: take path's read lock while the same
+ * version-pinned fetch runs, its bytes held back until the lock is ours
+ * (refused: none reach sink, and the lock's error is returned). *locked
+ * tells whether this call took one acquisition of the lock, which the
+ * caller releases; it may be true with a failed fetch. */
+int relay_get_under_lock(struct relay *r, const char *path, uint64_t offset,
+			 uint64_t length, const char *etag,
+			 backend_sink_fn sink, void *ctx, bool *locked);
 
 /* rm: the file, its placeholder and the message files the listing showed
  * (messages: names in path's folder, NULL-ended, may be NULL). */

@@ -36,10 +36,37 @@ static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
 	return ret;
 }
 
+/* A placeholder written aside, beside the content it describes. */
+struct placeholder_aside {
+	const char *path;
+	GBytes *raw;
+};
+
+static int put_placeholder_aside(struct relay *r, void *ctx)
+{
+	struct placeholder_aside *pa = ctx;
+
+	return put_placeholder(r, pa->path, pa->raw);
+}
+
+/* Steps 2 and 3 of a push side by side: under the write lock nobody reads
+ * either until both are written (PROTOCOL.md, Push). */
+static int put_placeholder_and_content(struct relay *r, const char *path,
+				       GBytes *raw, int fd, uint64_t size)
+{
+	struct placeholder_aside pa = { path, raw };
+	struct relay_aside aside;
+	int ret, ph_ret;
+
+	relay_aside_start(r, &aside, put_placeholder_aside, &pa);
+	ret = backend_put(r->backend, path, fd, size);
+	ph_ret = relay_aside_wait(&aside);
+	return ph_ret < 0 ? ph_ret : ret;
+}
+
 int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	       int64_t mtime, const char *checksum)
 {
-	g_autofree char *ph_path = relay_placeholder_path(path);
 	g_autofree char *ph = NULL;
 	g_autoptr(GBytes) raw = NULL;
 	size_t len;
@@ -49,17 +76,74 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 		return ret;
 	ph = relay_placeholder_format(r->params.client, mtime, checksum, &len);
 	raw = g_bytes_new(ph, len);
-	ret = put_placeholder(r, path, raw);
-	if (ret == 0)
-		ret = backend_put(r->backend, path, fd, size);
+	ret = put_placeholder_and_content(r, path, raw, fd, size);
 	if (ret < 0) {
 		/* keep the lock: nobody may take the new placeholder with
-		 * the old content; the retry or the repair releases it */
+		 * the old content (or the old one with the new); the retry
+		 * or the repair releases it */
 		relay_lock_keep(r, path);
 		relay_placeholder_forget(r, path);
 		return ret;
 	}
 	return relay_lock_release(r, path);
+}
+
+/* The read lock taken aside, and the gate that holds the fetch's bytes
+ * back until it is known. */
+struct lock_gate {
+	const char *path;
+	struct relay_aside aside;
+	bool waited;
+	int lock_ret;
+	uint64_t passed;	/* bytes let through to sink */
+	backend_sink_fn sink;
+	void *ctx;
+};
+
+static int read_lock_aside(struct relay *r, void *ctx)
+{
+	struct lock_gate *g = ctx;
+
+	return relay_lock_acquire(r, g->path, RELAY_LOCK_READ);
+}
+
+static int gate_wait(struct lock_gate *g)
+{
+	if (!g->waited) {
+		g->lock_ret = relay_aside_wait(&g->aside);
+		g->waited = true;
+	}
+	return g->lock_ret;
+}
+
+static int gate_sink_write(void *ctx, const void *data, size_t len)
+{
+	struct lock_gate *g = ctx;
+	int ret = gate_wait(g);
+
+	if (ret < 0)
+		return ret; /* refused: these bytes are dropped */
+	g->passed += len;
+	return g->sink(g->ctx, data, len);
+}
+
+int relay_get_under_lock(struct relay *r, const char *path, uint64_t offset,
+			 uint64_t length, const char *etag,
+			 backend_sink_fn sink, void *ctx, bool *locked)
+{
+	struct lock_gate g = { .path = path, .sink = sink, .ctx = ctx };
+	int ret;
+
+	relay_aside_start(r, &g.aside, read_lock_aside, &g);
+	ret = relay_get(r, path, offset, length, etag, gate_sink_write, &g);
+	*locked = gate_wait(&g) == 0;
+	if (!*locked)
+		return g.lock_ret;
+	/* the fetch may have failed while it waited for a foreign lock to
+	 * go (the server or our timeout gave up on it): once more, now */
+	if (ret < 0 && ret != -ESTALE && ret != -ENOENT && g.passed == 0)
+		ret = relay_get(r, path, offset, length, etag, sink, ctx);
+	return ret;
 }
 
 /* Remove the content once enough distinct clients have it. */
@@ -97,6 +181,17 @@ static bool same_version(const struct relay_placeholder *ph,
 		ph->timestamp == verified->timestamp);
 }
 
+/* Nothing to append: we are listed, or `pullers` are already (our bytes
+ * were fetched beside the lock, before another pull removed the
+ * content); what is left of the content is removed all the same. */
+static bool enough_pullers(const struct relay *r,
+			   const struct relay_placeholder *ph)
+{
+	return relay_placeholder_has_puller(ph, r->params.client) ||
+	       (ph->pullers &&
+		relay_placeholder_count_pullers(ph) >= r->params.pullers);
+}
+
 /* Append us to raw and write it back if the backend still holds etag:
  * saves reading the placeholder again under the lock. -ESTALE when it
  * changed since it was listed (or -ENOSYS when the backend cannot tell). */
@@ -114,7 +209,7 @@ static int register_if_unchanged(struct relay *r, const char *path,
 	*ph = relay_placeholder_parse(data, len);
 	if (!same_version(*ph, verified))
 		return -ESTALE;
-	if (relay_placeholder_has_puller(*ph, r->params.client))
+	if (enough_pullers(r, *ph))
 		return 0;
 	appended = relay_placeholder_append_puller(data, len,
 						   r->params.client);
@@ -149,7 +244,7 @@ static int register_by_reading(struct relay *r, const char *path,
 	*ph = relay_placeholder_parse(data, len);
 	if (!same_version(*ph, verified))
 		return -ESTALE;
-	if (relay_placeholder_has_puller(*ph, r->params.client))
+	if (enough_pullers(r, *ph))
 		return 0;
 	appended = relay_placeholder_append_puller(data, len,
 						   r->params.client);
@@ -279,6 +374,8 @@ int relay_delete(struct relay *r, const char *path,
 	ret = backend_remove(r->backend, path);
 	if (ret == 0 || ret == -ENOENT)
 		ret = remove_quietly(r, ph_path);
+	if (ret == -EISDIR)
+		ret = 0; /* a folder by a placeholder's name is none */
 	if (ret == 0)
 		ret = remove_messages(r, path, messages);
 	relay_placeholder_forget(r, path);

@@ -22,6 +22,8 @@ struct fake {
 };
 
 static struct fake *the_fake;
+/* the requests that a push sends side by side take it */
+static GMutex fake_mutex;
 
 static void fake_file_free(gpointer p)
 {
@@ -92,7 +94,8 @@ static int fake_list(void *state, const char *dir, GPtrArray *entries)
 	return 0;
 }
 
-static int fake_stat(void *state, const char *path, struct backend_entry *e)
+static int fake_stat_alone(void *state, const char *path,
+			   struct backend_entry *e)
 {
 	struct fake *fk = state;
 	struct fake_file *f = g_hash_table_lookup(fk->files, path);
@@ -102,6 +105,17 @@ static int fake_stat(void *state, const char *path, struct backend_entry *e)
 		return -ENOENT;
 	fill(e, path, f);
 	return 0;
+}
+
+/* The push sends the placeholder and the content side by side. */
+static int fake_stat(void *state, const char *path, struct backend_entry *e)
+{
+	int ret;
+
+	g_mutex_lock(&fake_mutex);
+	ret = fake_stat_alone(state, path, e);
+	g_mutex_unlock(&fake_mutex);
+	return ret;
 }
 
 static int fake_get(void *state, const char *path, uint64_t offset,
@@ -122,7 +136,8 @@ static int fake_get(void *state, const char *path, uint64_t offset,
 	return sink(ctx, data + offset, MIN(length, len - offset));
 }
 
-static int fake_put(void *state, const char *path, int fd, uint64_t size)
+static int fake_put_alone(void *state, const char *path, int fd,
+			  uint64_t size)
 {
 	struct fake *fk = state;
 	g_autofree char *buf = g_malloc(size + 1);
@@ -133,12 +148,33 @@ static int fake_put(void *state, const char *path, int fd, uint64_t size)
 	return 0;
 }
 
-static int fake_put_data(void *state, const char *path, const void *data,
-			 size_t len)
+static int fake_put(void *state, const char *path, int fd, uint64_t size)
+{
+	int ret;
+
+	g_mutex_lock(&fake_mutex);
+	ret = fake_put_alone(state, path, fd, size);
+	g_mutex_unlock(&fake_mutex);
+	return ret;
+}
+
+static int fake_put_data_alone(void *state, const char *path, const void *data,
+			       size_t len)
 {
 	record(state, "put", path);
 	fake_set(state, path, data, len, 0);
 	return 0;
+}
+
+static int fake_put_data(void *state, const char *path, const void *data,
+			 size_t len)
+{
+	int ret;
+
+	g_mutex_lock(&fake_mutex);
+	ret = fake_put_data_alone(state, path, data, len);
+	g_mutex_unlock(&fake_mutex);
+	return ret;
 }
 
 static int fake_put_data_if(void *state, const char *path, const void *data,
@@ -266,6 +302,20 @@ static void teardown(struct fixture *fx, gconstpointer data)
 	g_ptr_array_unref(fx->fake.log);
 }
 
+static gint compare_entries(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The log's entries [from, to) sent side by side: sorted, so that the
+ * log reads the same whichever went first. */
+static void sort_log(struct fixture *fx, guint from, guint to)
+{
+	g_assert_cmpuint(to, <=, fx->fake.log->len);
+	qsort(fx->fake.log->pdata + from, to - from, sizeof(gpointer),
+	      compare_entries);
+}
+
 /* The log joined by "; ", then cleared. */
 static char *take_log(struct fixture *fx)
 {
@@ -309,10 +359,12 @@ static void test_push(struct fixture *fx, gconstpointer data)
 
 	g_assert_cmpint(relay_push(fx->relay, "d/x", fd, 5, 1700000000, "ab"),
 			==, 0);
+	sort_log(fx, 1, 4);
 	log = take_log(fx);
-	/* the placeholder's tag is learnt while the lock is held */
+	/* under the lock, the placeholder (its tag learnt while the lock is
+	 * held) and the content are sent side by side */
 	g_assert_cmpstr(log, ==, "create d/.x.lock; put d/.x.placeholder; "
-				 "stat d/.x.placeholder; put d/x; "
+				 "put d/x; stat d/.x.placeholder; "
 				 "remove d/.x.lock");
 	ph = content(fx, "d/.x.placeholder");
 	g_assert_cmpstr(ph, ==, "placeholder%1.0\npusher: bob\ntimestamp: "
@@ -330,10 +382,11 @@ static void test_push_without_exclusive_create(struct fixture *fx,
 	g_autofree char *log = NULL;
 
 	g_assert_cmpint(relay_push(fx->relay, "x", fd, 5, 1, NULL), ==, 0);
+	sort_log(fx, 4, 7);
 	log = take_log(fx);
 	g_assert_cmpstr(log, ==, "stat .x.lock; put .x.lock; stat .x.lock; "
-				 "get .x.lock; put .x.placeholder; "
-				 "stat .x.placeholder; put x; remove .x.lock");
+				 "get .x.lock; put .x.placeholder; put x; "
+				 "stat .x.placeholder; remove .x.lock");
 	close(fd);
 }
 
