@@ -3,11 +3,15 @@
 
 /*
  * N clients share one file x of the relay. Each may push a new version
- * (write lock, placeholder with no pullers, content, unlock), pull the
- * current one (read lock, fetch, register in the placeholder unless
- * listed, remove the content once P distinct pullers have it, unlock), or
- * stop. One client may crash once, anywhere; it comes back and repairs
- * what its journal lists, as a new mount does.
+ * (write lock; the placeholder with no pullers and the content side by
+ * side, in either order; unlock), pull the current one (a fetch pinned to
+ * the version listed, before or after the read lock is taken; register
+ * in the placeholder unless listed, if the bytes match it; remove the
+ * content once P distinct pullers have it; unlock), or stop. The drop of
+ * the mutex that a lock was created under goes out aside: any time until
+ * the lock is released (or the mutex is taken again). One client may
+ * crash once, anywhere; it comes back and repairs what its journal lists,
+ * as a new mount does; a copy it still has staged is pushed again later.
  *
  * CREATE chooses how a lock file is created:
  *   ATOMIC      the backend's create cannot be won twice (local link)
@@ -31,9 +35,15 @@
 #endif
 
 #define N 3		/* clients */
+#ifndef P
 #define P 2		/* pullers after which the content is removed */
+#endif
+#ifndef MAXPUSH
 #define MAXPUSH 2	/* versions pushed in all */
+#endif
+#ifndef OPS
 #define OPS 2		/* operations per client */
+#endif
 #define NOBODY 255
 
 /* the relay */
@@ -44,6 +54,8 @@ bool mutex_stale;		/* its maker crashed while holding it */
 byte version;			/* placeholder's version, 0: none yet */
 byte pusher = NOBODY;
 bool content;			/* x is on the relay */
+byte content_version;		/* the version x holds */
+byte content_pusher = NOBODY;	/* who wrote it */
 byte pullers;			/* the placeholder's pullers, one bit each */
 
 /* what the checks count */
@@ -72,27 +84,49 @@ inline maybe_crash()
 			crashes++;
 			if :: in_cs -> holders--; in_cs = false :: else fi;
 			if :: lock_owner == me -> lock_stale = true :: else fi;
-			if :: mutex == me -> mutex_stale = true :: else fi
+			/* a drop on its way is lost, or done */
+			if :: mutex == me -> mutex_stale = true :: else fi;
+			drop_pending = false
 		};
 		goto crashed
 	:: true -> skip
 	fi
 }
 
-/* Take the mutex folder: mkdir is atomic; a stale one is broken. */
+inline mutex_drop()
+{
+	assert(mutex == me);
+	mutex = NOBODY
+}
+
+/* This mount's drop of the mutex, on its way aside: done now, or later. */
+inline maybe_drop()
+{
+	if
+	:: drop_pending -> mutex_drop(); drop_pending = false
+	:: true -> skip
+	fi
+}
+
+/* Wait for it (relay_mutex_settle). */
+inline settle()
+{
+	if
+	:: drop_pending -> mutex_drop(); drop_pending = false
+	:: else -> skip
+	fi
+}
+
+/* Take the mutex folder: mkdir is atomic; a stale one is broken. This
+ * mount's own drop is waited for first. */
 inline mutex_take()
 {
+	settle();
 	do
 	:: atomic { mutex == NOBODY -> mutex = me; break }
 	:: atomic { mutex != NOBODY && mutex_stale ->
 		mutex = NOBODY; mutex_stale = false }
 	od
-}
-
-inline mutex_drop()
-{
-	assert(mutex == me);
-	mutex = NOBODY
 }
 
 /* Create .x.lock in mode w or r: got tells. */
@@ -110,7 +144,8 @@ inline lock_create()
 	:: else -> skip
 	fi;
 	maybe_crash();
-	mutex_drop();
+	drop_pending = true;	/* sent aside */
+	maybe_drop();
 #else
 	if	/* stat, then PUT, then read back */
 	:: lock_owner == NOBODY -> lock_owner = me; got = (lock_owner == me)
@@ -154,44 +189,79 @@ inline lock_acquire()
 	od;
 	if
 	:: got -> atomic { holders++; in_cs = true; assert(holders == 1) }
-	:: else -> skip
+	:: else -> settle()	/* a failed acquisition leaves nothing */
 	fi
 }
 
+/* The mutex's drop is done before the lock goes. */
 inline lock_release()
 {
+	settle();
 	atomic { holders--; in_cs = false; assert(lock_owner == me) };
 	lock_owner = NOBODY;
 	journal[me] = false
 }
 
-/* Steps 2 and 3 of a push, under the write lock. */
+/* Steps 2 and 3 of a push, under the write lock: side by side, so that
+ * either may land first. */
 inline push_under_lock()
 {
-	atomic { versions++; version = versions; pusher = me; pullers = 0;
-		 content = false };
-	maybe_crash();
-	content = true;
-	staged[me] = false
+	if
+	:: atomic { versions++; nv = versions;
+		    version = nv; pusher = me; pullers = 0 };
+	   maybe_crash();
+	   atomic { content = true; content_version = nv;
+		    content_pusher = me }
+	:: atomic { versions++; nv = versions;
+		    content = true; content_version = nv; content_pusher = me };
+	   maybe_crash();
+	   atomic { version = nv; pusher = me; pullers = 0 }
+	fi;
+	atomic { staged[me] = false; nv = 0 }
 }
 
-/* Steps 2 to 4 of a pull, under the read lock, of the version read. */
+/* The fetch, pinned to the content version listed: it fails once x is
+ * another version or gone. */
+inline fetch()
+{
+	fetched = content && content_version == cv
+}
+
+/* Steps 3 and 4 of a pull, under the read lock, of the version listed:
+ * the placeholder is still that version (same pusher, timestamp,
+ * checksum), and the bytes fetched match its checksum. */
 inline pull_under_lock()
 {
 	if
-	:: content && version == v && pusher != me ->
-		if	/* append our name unless listed */
-		:: (pullers >> me) & 1 -> skip
+	:: fetched && version == v && cv == v && pusher != me ->
+		/* read, append, write: one step, as only the lock's holder
+		 * writes the placeholder */
+		atomic {
+		count_pullers(n);
+		if	/* append our name unless listed, or P are (the
+			 * bytes were fetched before another pull removed x) */
+		:: ((pullers >> me) & 1) || n >= P -> skip
 		:: else ->
 			pullers = pullers | (1 << me);
 			registered[version * N + me]++;
 			assert(registered[version * N + me] == 1)
 		fi;
+		n = 0
+		};
+		atomic {
 		count_pullers(n);
 		if
-		:: n >= P -> assert(n == P); content = false
+		:: n >= P && content -> assert(n == P);
+			/* what goes is the version the P pullers have, or
+			 * one its pusher still has staged and pushes again */
+			assert(content_version == version ||
+			       staged[content_pusher]);
+			content = false; content_version = 0;
+			content_pusher = NOBODY
 		:: else -> skip
-		fi
+		fi;
+		n = 0
+		}
 	:: else -> skip	/* another version now: registers nothing */
 	fi
 }
@@ -226,8 +296,8 @@ inline repair()
 
 proctype client(byte me)
 {
-	bool got, in_cs;
-	byte v, n, ops;
+	bool got, in_cs, drop_pending, fetched;
+	byte v, cv, n, nv, ops;
 
 	do
 	:: atomic { ops < OPS && pushes < MAXPUSH ->	/* close after write */
@@ -238,12 +308,20 @@ proctype client(byte me)
 		:: else -> skip	/* stays staged: pushed later */
 		fi
 	:: atomic { ops < OPS && content && pusher != me ->	/* cat x */
-		ops++; v = version };
-		lock_acquire();
+		ops++; v = version; cv = content_version;
+		/* the fetch beside the lock: done before it (as the listing
+		 * showed x: a later fetch that works sees the same), or
+		 * under it */
+		if :: fetched = true :: true fi };
+		if
+		:: fetched -> lock_acquire()
+		:: else -> lock_acquire(); fetch()
+		fi;
 		if
 		:: got -> maybe_crash(); pull_under_lock(); lock_release()
-		:: else -> skip
-		fi
+		:: else -> skip	/* refused: the bytes are dropped */
+		fi;
+		atomic { v = 0; cv = 0; fetched = false }
 	:: break
 	od;
 	/* a clean stop leaves no lock and no mutex of its own */
@@ -268,8 +346,10 @@ init {
 	 * crash left (stale: the next client that needs it breaks it) */
 	assert(lock_owner == NOBODY);
 	assert(mutex == NOBODY || (crashes > 0 && mutex_stale));
-	/* the content is gone exactly when P distinct clients pulled it */
+	/* the content is gone exactly when P distinct clients pulled it, but
+	 * for one a crash left half pushed, which its pusher still has
+	 * staged and pushes again */
 	byte n;
 	count_pullers(n);
-	assert(!content || n < P)
+	assert(!content || n < P || staged[content_pusher])
 }
