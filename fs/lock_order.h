@@ -38,6 +38,12 @@
  * 6. relayfs->retry_mutex (fs/transfer.c): only around the retry
  *    thread's wait and its stop flag; a leaf.
  *
+ * A request sent aside (relay/aside.c: a push's placeholder, a pull's
+ * read lock, a mutex's drop) runs on the relay's aside pool holding no
+ * mutex but relay->mutex briefly; its waiter may hold a node's mutex
+ * (a push), which no aside ever takes, so the wait cannot close a cycle.
+ * A detached drop is waited for through relay->mutex and claim_cond.
+ *
  * The writeback pushers (fs/writeback.c) are pool jobs that take a node's
  * mutex holding nothing else, as the retry thread does; the retry thread
  * queues them holding nothing.
