@@ -362,6 +362,17 @@ static int remove_messages(struct relay *r, const char *path,
 	return ret;
 }
 
+/* A placeholder's removal failed: is a folder there by its name (which
+ * no client wrote as a placeholder, and each server refuses in its way)? */
+static bool placeholder_is_folder(struct relay *r, const char *ph_path)
+{
+	struct backend_entry e = { 0 };
+	bool is_dir = backend_stat(r->backend, ph_path, &e) == 0 && e.is_dir;
+
+	backend_entry_clear(&e);
+	return is_dir;
+}
+
 int relay_delete(struct relay *r, const char *path,
 		 const char *const *messages)
 {
@@ -374,7 +385,7 @@ int relay_delete(struct relay *r, const char *path,
 	ret = backend_remove(r->backend, path);
 	if (ret == 0 || ret == -ENOENT)
 		ret = remove_quietly(r, ph_path);
-	if (ret == -EISDIR)
+	if (ret < 0 && placeholder_is_folder(r, ph_path))
 		ret = 0; /* a folder by a placeholder's name is none */
 	if (ret == 0)
 		ret = remove_messages(r, path, messages);

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers import placeholder, push
+from helpers import backends, placeholder, push
 
 WRITE_LOCK = "lock%1.0\nowner: zed\nmode: w"
 READ_LOCK = "lock%1.0\nowner: zed\nmode: r"
@@ -204,3 +204,30 @@ def test_rm_after_failed_push_leaves_no_lock(relay, mount):
     assert relay.locks() == []
     os.rmdir(alice.p("dd"))
     assert not relay.exists("dd")
+
+
+@backends("webdav")
+def test_bytes_fetched_beside_a_refused_lock_are_dropped(relay, mount):
+    alice = mount("alice")
+    push(alice, "f.txt", "data\n")
+    relay.write(".f.txt.lock", READ_LOCK)
+    bob = mount("bob", "lock_wait=0")
+    assert os.listdir(bob.path) == ["f.txt"]
+    srv = relay.server
+    srv.clear_log()
+    with pytest.raises(OSError) as e:
+        with open(bob.p("f.txt")) as f:
+            f.read()
+    assert e.value.errno == errno.EBUSY
+    # the content was asked for beside the lock, pinned to its version
+    gets = [p for m, p, _ in srv.requests() if m == "GET"]
+    assert any(p.endswith("/f.txt") for p in gets), gets
+    os.unlink(relay.path(".f.txt.lock"))
+    srv.clear_log()
+    with open(bob.p("f.txt")) as f:
+        assert f.read() == "data\n"
+    # those bytes never reached the cache: fetched again, under the lock
+    gets = [p for m, p, _ in srv.requests() if m == "GET"]
+    assert sum(p.endswith("/f.txt") for p in gets) == 1, gets
+    assert placeholder(relay.read(".f.txt.placeholder"))[1] == ["bob"]
+    assert relay.locks() == []
