@@ -91,6 +91,7 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 /* The read lock taken aside, and the gate that holds the fetch's bytes
  * back until it is known. */
 struct lock_gate {
+	struct relay *r;
 	const char *path;
 	struct relay_aside aside;
 	bool waited;
@@ -112,6 +113,11 @@ static int gate_wait(struct lock_gate *g)
 	if (!g->waited) {
 		g->lock_ret = relay_aside_wait(&g->aside);
 		g->waited = true;
+		/* the reader may be gone (killed) once it has its bytes: its
+		 * lock is repaired at the next mount, a mutex would stand in
+		 * the repair's way until it is stale */
+		if (g->lock_ret == 0)
+			relay_mutex_settle(g->r, g->path);
 	}
 	return g->lock_ret;
 }
@@ -131,7 +137,8 @@ int relay_get_under_lock(struct relay *r, const char *path, uint64_t offset,
 			 uint64_t length, const char *etag,
 			 backend_sink_fn sink, void *ctx, bool *locked)
 {
-	struct lock_gate g = { .path = path, .sink = sink, .ctx = ctx };
+	struct lock_gate g = { .r = r, .path = path, .sink = sink,
+			       .ctx = ctx };
 	int ret;
 
 	relay_aside_start(r, &g.aside, read_lock_aside, &g);
