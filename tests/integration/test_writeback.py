@@ -72,6 +72,9 @@ def test_writeback_failed_push_stays_pending_with_its_error(tmp_path):
         alice = Mount(relay, "alice", str(tmp_path), ["writeback=1"])
         try:
             alice.allow("push of big.bin failed")
+            # the placeholder, written beside the content, may find the
+            # relay full too: its own failure is said as well
+            alice.allow("put .big.bin.placeholder: No space left")
             with open(alice.p("big.bin"), "wb") as f:
                 f.write(b"z" * (2 << 20))   # close does not fail
             wait_until(lambda: "push of big.bin failed" in alice.text(),
