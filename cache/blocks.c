@@ -769,10 +769,17 @@ ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
 void cache_item_keep_from(struct cache_item *item, uint64_t offset,
 			  unsigned window)
 {
+	struct cache *c = item->cache;
+	bool moved;
+
 	g_mutex_lock(&item->mutex);
-	item->keep_from = offset / item->cache->block_size;
+	moved = item->keep_from != offset / c->block_size;
+	item->keep_from = offset / c->block_size;
 	item->keep_until = item->keep_from + window;
 	g_mutex_unlock(&item->mutex);
+	/* the blocks the hash is done with may go now, if over the bound */
+	if (moved && (uint64_t)atomic_load(&c->used) > atomic_load(&c->max_size))
+		cache_trim(c);
 }
 
 int cache_item_prefetch(struct cache_item *item, uint64_t first,

@@ -60,7 +60,7 @@ ssize_t cache_item_read_cached(struct cache_item *item, char *buf,
 			       size_t size, uint64_t offset);
 /* A pull still has to hash the blocks from offset on, in order: the
  * first `window` of them (those in flight) are never evicted, the others
- * last. */
+ * last. Once it moves on, a cache over its bound is trimmed. */
 void cache_item_keep_from(struct cache_item *item, uint64_t offset,
 			  unsigned window);
 /* Read-ahead: fetch the blocks of [first, last] that are neither present

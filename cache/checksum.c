@@ -59,26 +59,33 @@ char *cache_hasher_finish(struct cache_hasher *h)
 	return hex;
 }
 
+int cache_hasher_update_fd(struct cache_hasher *h, int fd, uint64_t from,
+			   uint64_t to)
+{
+	size_t bufsize = 1 << 20;
+	g_autofree char *buf = g_malloc(MIN(bufsize, MAX(to - from, 1)));
+
+	while (from < to) {
+		size_t want = MIN(bufsize, to - from);
+		ssize_t n = pread(fd, buf, want, from);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		cache_hasher_update(h, buf, n);
+		from += n;
+	}
+	return 0;
+}
+
 int cache_hash_fd(int fd, uint64_t size, enum cache_hash kind, char **hex)
 {
 	struct cache_hasher *h = cache_hasher_new(kind);
-	size_t bufsize = 1 << 20;
-	g_autofree char *buf = g_malloc(bufsize);
-	uint64_t off = 0;
+	int ret = h ? cache_hasher_update_fd(h, fd, 0, size) : 0;
 
 	*hex = NULL;
-	while (h && off < size) {
-		size_t want = MIN(bufsize, size - off);
-		ssize_t n = pread(fd, buf, want, off);
-
-		if (n <= 0) {
-			int err = n < 0 ? errno : EIO;
-
-			cache_hasher_free(h);
-			return -err;
-		}
-		cache_hasher_update(h, buf, n);
-		off += n;
+	if (ret < 0) {
+		cache_hasher_free(h);
+		return ret;
 	}
 	*hex = cache_hasher_finish(h);
 	return 0;

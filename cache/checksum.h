@@ -18,6 +18,10 @@ void cache_hasher_update(struct cache_hasher *h, const void *data,
 char *cache_hasher_finish(struct cache_hasher *h);
 void cache_hasher_free(struct cache_hasher *h);
 
+/* Feed h with fd's bytes [from, to): 0, or a negative errno (-EIO when
+ * the file ends before to). */
+int cache_hasher_update_fd(struct cache_hasher *h, int fd, uint64_t from,
+			   uint64_t to);
 /* Hex checksum of fd's first size bytes, or NULL for CACHE_HASH_NONE;
  * returns 0 or a negative errno. */
 int cache_hash_fd(int fd, uint64_t size, enum cache_hash kind, char **hex);

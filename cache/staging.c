@@ -63,7 +63,8 @@ int cache_staged_create(struct cache *c, const char *relay_path,
 	s = staged_new(tmpl, relay_path, kind);
 	s->fd = fd;
 	s->mtime = g_get_real_time() / G_USEC_PER_SEC;
-	s->hasher = cache_hasher_new(kind);
+	s->follow = cache_follow_hash_new(fd, kind);
+	s->in_order = true;
 	s->dirty = true;
 	ret = write_record(s);
 	if (ret < 0) {
@@ -97,13 +98,14 @@ ssize_t cache_staged_write(struct cache_staged *s, const char *buf,
 	ret = mark_changed(s);
 	if (ret < 0)
 		return ret;
-	if (s->hasher && offset == s->hashed && s->hashed == s->size) {
-		cache_hasher_update(s->hasher, buf, n);
-		s->hashed += n;
-	} else if (s->hasher) {
+	if (offset != s->size)
+		s->in_order = false;
+	if (s->follow && offset == s->size) {
+		cache_follow_hash_advance(s->follow, offset + n);
+	} else if (s->follow) {
 		/* out of order: the checksum takes a pass at push time */
-		cache_hasher_free(s->hasher);
-		s->hasher = NULL;
+		cache_follow_hash_free(s->follow);
+		s->follow = NULL;
 	}
 	s->size = MAX(s->size, offset + n);
 	return n;
@@ -123,17 +125,16 @@ int cache_staged_truncate(struct cache_staged *s, uint64_t size)
 
 	if (ftruncate(s->fd, size) < 0)
 		return -errno;
+	if (size != s->size) {
+		s->in_order = false;
+		/* the followed hash no longer ends where the file does */
+		cache_follow_hash_free(s->follow);
+		s->follow = NULL;
+	}
 	s->size = size;
 	s->mtime = g_get_real_time() / G_USEC_PER_SEC;
 	ret = mark_changed(s);
-	if (ret < 0)
-		return ret;
-	if (size != s->hashed) {
-		/* the running hash no longer ends where the file does */
-		cache_hasher_free(s->hasher);
-		s->hasher = NULL;
-	}
-	return 0;
+	return ret < 0 ? ret : 0;
 }
 
 int cache_staged_set_clean(struct cache_staged *s)
@@ -169,19 +170,20 @@ int cache_staged_checksum(struct cache_staged *s, char **hex)
 		*hex = NULL;
 		return 0;
 	}
-	if (s->hasher && s->hashed == s->size) {
-		*hex = cache_hasher_finish(s->hasher);
-		s->hasher = NULL;
-		return 0;
+	if (s->follow) {
+		struct cache_follow_hash *f = s->follow;
+
+		s->follow = NULL;
+		return cache_follow_hash_finish(f, s->size, hex);
 	}
 	return cache_hash_fd(s->fd, s->size, s->hash_kind, hex);
 }
 
 static void staged_close(struct cache_staged *s)
 {
+	cache_follow_hash_free(s->follow); /* before its fd goes */
 	if (s->fd >= 0)
 		close(s->fd);
-	cache_hasher_free(s->hasher);
 	g_free(s->relay_path);
 	g_free(s->file);
 	g_free(s->record);

@@ -11,6 +11,7 @@
 
 #include "cache/blocks.h"
 #include "cache/checksum.h"
+#include "cache/follow_hash.h"
 
 struct cache_staged {
 	char *relay_path;	/* where it goes on the relay */
@@ -23,9 +24,11 @@ struct cache_staged {
 	 * before its close is not pushed by the next mount) */
 	bool closed;
 	uint64_t size;
-	/* checksum of bytes [0, hashed) while writes come in order */
-	struct cache_hasher *hasher;
-	uint64_t hashed;
+	/* the checksum of bytes [0, size), followed while every write
+	 * extends the file (NULL: a pass over the file at push time) */
+	struct cache_follow_hash *follow;
+	/* every write so far extended the copy, from its creation on */
+	bool in_order;
 	enum cache_hash hash_kind;
 };
 

@@ -1,6 +1,7 @@
 /* The block cache and staged copies on disk: fetches only what is missing,
  * shares fetches, keeps versions apart, survives a reopen; checksums. */
 #include "cache/blocks.h"
+#include "cache/journal.h"
 #include "cache/staging.h"
 
 #include <errno.h>
@@ -283,6 +284,42 @@ static void test_eviction(void)
 	remove_tree(dir);
 }
 
+/* Pulls to register survive a remount, each once, with their version;
+ * a torn entry (a crash before it was whole) is dropped. */
+static void test_pull_journal(void)
+{
+	g_autofree char *dir = make_dir();
+	g_autofree char *torn = NULL;
+	g_autoptr(GPtrArray) pulls = NULL;
+	struct cache_journal_pull *p;
+	struct cache *c;
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	g_assert_cmpint(cache_journal_pull_add(c, "a/b\nc", "v1"), ==, 0);
+	g_assert_cmpint(cache_journal_pull_add(c, "a/b\nc", "v2"), ==, 0);
+	g_assert_cmpint(cache_journal_pull_add(c, "d", "v3"), ==, 0);
+	cache_close(c);
+	torn = g_build_filename(dir, "pulls", "torn", NULL);
+	g_assert_true(g_file_set_contents(torn, "[pull]\npath=x", -1, NULL));
+
+	g_assert_cmpint(cache_open(dir, BS, 1 << 20, &c), ==, 0);
+	pulls = cache_journal_pulls(c);
+	g_assert_cmpuint(pulls->len, ==, 2);
+	g_assert_false(g_file_test(torn, G_FILE_TEST_EXISTS));
+	for (guint i = 0; i < pulls->len; i++) {
+		p = pulls->pdata[i];
+		g_assert_cmpstr(p->version, ==,
+				strcmp(p->path, "d") == 0 ? "v3" : "v2");
+	}
+	cache_journal_pull_remove(c, "a/b\nc");
+	g_ptr_array_unref(pulls);
+	pulls = cache_journal_pulls(c);
+	g_assert_cmpuint(pulls->len, ==, 1);
+	g_assert_cmpstr(((struct cache_journal_pull *)pulls->pdata[0])->path,
+			==, "d");
+	cache_close(c);
+}
+
 static void test_staged_checksums_and_journal(void)
 {
 	g_autofree char *dir = make_dir();
@@ -301,11 +338,33 @@ static void test_staged_checksums_and_journal(void)
 			==, 0);
 	cache_staged_write(s, "a", 1, 0);
 	cache_staged_write(s, "bc", 2, 1);
-	g_assert_nonnull(s->hasher);
+	g_assert_nonnull(s->follow);
 	g_assert_cmpint(cache_staged_checksum(s, &hex), ==, 0);
 	g_assert_cmpstr(hex, ==, abc_sha512);
 	g_free(hex);
 	cache_staged_discard(s);
+	/* large and in order: followed by the background thread, then one
+	 * going back from the middle: a pass at the end */
+	for (int back = 0; back < 2; back++) {
+		g_autofree char *piece = g_malloc(65536);
+		g_autofree char *want = NULL;
+
+		g_assert_cmpint(cache_staged_create(c, "big", CACHE_HASH_SHA512,
+						    &s), ==, 0);
+		for (unsigned i = 0; i < 48; i++) {
+			memset(piece, 'a' + i % 26, 65536);
+			cache_staged_write(s, piece, 65536, i * 65536ull);
+			if (back && i == 40)
+				cache_staged_write(s, piece, 10, 5);
+		}
+		g_assert_true((s->follow != NULL) == !back);
+		g_assert_cmpint(cache_hash_fd(s->fd, s->size, CACHE_HASH_SHA512,
+					      &want), ==, 0);
+		g_assert_cmpint(cache_staged_checksum(s, &hex), ==, 0);
+		g_assert_cmpstr(hex, ==, want);
+		g_free(hex);
+		cache_staged_discard(s);
+	}
 	/* out of order and rewritten: one pass at the end */
 	g_assert_cmpint(cache_staged_create(c, "b", CACHE_HASH_SHA512, &s),
 			==, 0);
@@ -357,6 +416,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/shared-fetch", test_shared_fetch);
 	g_test_add_func("/cache/discard-adopt", test_discard_and_adopt);
 	g_test_add_func("/cache/staged", test_staged_checksums_and_journal);
+	g_test_add_func("/cache/pull-journal", test_pull_journal);
 	g_test_add_func("/cache/eviction", test_eviction);
 	return g_test_run();
 }
