@@ -15,16 +15,19 @@ static void aside_job(gpointer data, gpointer user_data)
 {
 	struct relay_aside *a = data;
 	struct relay *r = user_data;
+	enum backend_work was = backend_thread_work(a->work);
 	GPtrArray *failures;
 	int ret;
 
 	if (a->detached) {
 		a->fn(r, a->ctx); /* its failures are warnings */
+		backend_thread_work(was);
 		g_free(a);
 		return;
 	}
 	backend_failures_gather();
 	ret = a->fn(r, a->ctx);
+	backend_thread_work(was);
 	failures = backend_failures_hand_over();
 	g_mutex_lock(&a->mutex);
 	a->ret = ret;
@@ -43,6 +46,8 @@ void relay_aside_start(struct relay *r, struct relay_aside *a,
 	a->ctx = ctx;
 	a->done = false;
 	a->detached = false;
+	/* its starter may hold a connection while it waits for it */
+	a->work = BACKEND_WORK_BESIDE;
 	a->failures = NULL;
 	g_thread_pool_push(r->asides, a, NULL);
 }
@@ -55,6 +60,7 @@ void relay_aside_detach(struct relay *r, int (*fn)(struct relay *r,
 	a->fn = fn;
 	a->ctx = ctx;
 	a->detached = true;
+	a->work = BACKEND_WORK_BACKGROUND; /* nobody waits for it */
 	g_thread_pool_push(r->asides, a, NULL);
 }
 

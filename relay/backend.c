@@ -197,6 +197,21 @@ void backend_failed(const char *fmt, ...)
 	g_ptr_array_add(g->texts, text);
 }
 
+static __thread enum backend_work work_kind;
+
+enum backend_work backend_thread_work(enum backend_work kind)
+{
+	enum backend_work was = work_kind;
+
+	work_kind = kind;
+	return was;
+}
+
+enum backend_work backend_thread_work_kind(void)
+{
+	return work_kind;
+}
+
 void backend_failures_gather(void)
 {
 	struct gathered *g = gathered_here();
@@ -354,6 +369,37 @@ int backend_put(struct backend *b, const char *path, int fd, uint64_t size)
 	if (ret == 0)
 		atomic_fetch_add_explicit(&b->bytes_up, size, memory_order_relaxed);
 	return ret;
+}
+
+/* The bytes a source handed over, counted as they go. */
+struct counted_source {
+	struct backend *b;
+	backend_source_fn source;
+	void *ctx;
+};
+
+static ssize_t count_source(void *ctx, void *buf, size_t len,
+			    uint64_t offset)
+{
+	struct counted_source *cs = ctx;
+	ssize_t n = cs->source(cs->ctx, buf, len, offset);
+
+	if (n > 0)
+		atomic_fetch_add_explicit(&cs->b->bytes_up, n,
+					  memory_order_relaxed);
+	return n;
+}
+
+int backend_put_stream(struct backend *b, const char *path,
+		       backend_source_fn source, void *ctx)
+{
+	struct counted_source cs = { b, source, ctx };
+
+	if (!b->ops->put_stream)
+		return -ENOSYS;
+	count(b, BACKEND_REQ_PUT);
+	return answered(b, b->ops->put_stream(b->state, path, count_source,
+					      &cs));
 }
 
 int backend_put_data(struct backend *b, const char *path, const void *data,

@@ -33,6 +33,12 @@ void backend_entry_clear(struct backend_entry *entry);
 /* Receives fetched bytes in order; returns 0 or a negative errno to abort. */
 typedef int (*backend_sink_fn)(void *ctx, const void *data, size_t len);
 
+/* Hands over the bytes of a file still being written, from offset on, at
+ * most len of them: how many (waiting until some are there), 0 at its
+ * end, or a negative errno to abort the upload. */
+typedef ssize_t (*backend_source_fn)(void *ctx, void *buf, size_t len,
+				     uint64_t offset);
+
 /* What the user configured that a backend may need. */
 struct backend_options {
 	const char *url;	   /* the relay URL as given */
@@ -66,6 +72,9 @@ enum backend_caps {
 	/* a listing shows names that start with '.' (nginx's hides them:
 	 * the relay layer then asks for the special files by name) */
 	BACKEND_LISTS_DOTFILES = 1 << 4,
+	/* put_stream is there, and an upload cut off before its end leaves
+	 * the old content whole (a probe has shown it) */
+	BACKEND_CAN_STREAM = 1 << 5,
 };
 
 /* A backend's operations table: what each backend file fills in. */
@@ -98,6 +107,11 @@ struct backend_ops {
 	/* Replace path with the size bytes read from fd from offset 0,
 	 * streamed (never all in memory). */
 	int (*put)(void *state, const char *path, int fd, uint64_t size);
+	/* Replace path with what source hands over, as it comes (its length
+	 * unknown until it ends); the old content stays whole if the upload
+	 * is aborted. Optional: NULL when the backend cannot. */
+	int (*put_stream)(void *state, const char *path,
+			  backend_source_fn source, void *ctx);
 	/* Replace path with a small buffer (locks, placeholders); atomic
 	 * where caps has BACKEND_ATOMIC_PUT. */
 	int (*put_data)(void *state, const char *path, const void *data,
@@ -170,6 +184,22 @@ void backend_progress_add(uint64_t bytes);
 void backend_progress_watch(_Atomic uint64_t *bytes);
 /* Keep the failures of this thread's backend calls from now on. */
 void backend_failures_gather(void);
+/* Whose work this thread's requests are, for a backend's connections: */
+enum backend_work {
+	BACKEND_WORK_USER,	/* what a user waits for (the default) */
+	BACKEND_WORK_BACKGROUND, /* nobody waits: a pull's end after close,
+				 * a drop sent aside, a retry; it gets part of
+				 * the user's share only, so that a user's
+				 * requests never queue behind it */
+	BACKEND_WORK_BESIDE,	/* an aside whose starter waits for it while
+				 * holding a connection of its own (a lock
+				 * beside the fetch it gates): a share of its
+				 * own, so that it never waits for its
+				 * starter */
+};
+/* Set this thread's kind of work from now on; returns the previous one. */
+enum backend_work backend_thread_work(enum backend_work kind);
+enum backend_work backend_thread_work_kind(void);
 /* Stop keeping them: each is logged as a warning, but for the first
  * when keep_first, which is returned (g_free; NULL when none failed). */
 char *backend_failures_take(bool keep_first);
@@ -207,6 +237,9 @@ int backend_get_small(struct backend *b, const char *path, size_t max,
 int backend_put(struct backend *b, const char *path, int fd, uint64_t size);
 int backend_put_data(struct backend *b, const char *path, const void *data,
 		     size_t len);
+/* -ENOSYS when the backend has no put_stream. */
+int backend_put_stream(struct backend *b, const char *path,
+		       backend_source_fn source, void *ctx);
 /* -ENOSYS when the backend has no put_data_if. */
 int backend_put_data_if(struct backend *b, const char *path, const void *data,
 			size_t len, const char *etag);

@@ -35,7 +35,47 @@ struct transport {
 	GCond returned;
 	GPtrArray *idle;	/* handles ready for use, most recent last */
 	unsigned created;	/* idle + borrowed */
+	unsigned main_busy;	/* borrowed by users' and background work */
+	unsigned background_busy; /* borrowed by background work */
+	unsigned beside_busy;	/* borrowed by asides beside their starter */
 };
+
+/*
+ * The connections: `transfers` for the requests of what users wait for
+ * and of background work together, background work having at most half
+ * of them, so that a reader's lock and fetch never queue behind the
+ * registrations and unlocks of the files read before; and `transfers`
+ * more for the asides that run beside a request of their starter (the
+ * lock beside the fetch that waits for it): were they to share with it,
+ * `transfers` fetches could hold every connection while their locks
+ * waited for one.
+ */
+static bool pool_share_full(const struct transport *tp, enum backend_work w)
+{
+	unsigned n = tp->set.transfers;
+
+	switch (w) {
+	case BACKEND_WORK_BESIDE:
+		return tp->beside_busy >= n;
+	case BACKEND_WORK_BACKGROUND:
+		return tp->main_busy >= n ||
+		       tp->background_busy >= MAX(1u, n / 2);
+	default:
+		return tp->main_busy >= n;
+	}
+}
+
+static void pool_share_count(struct transport *tp, enum backend_work w,
+			     int d)
+{
+	if (w == BACKEND_WORK_BESIDE) {
+		tp->beside_busy += d;
+		return;
+	}
+	tp->main_busy += d;
+	if (w == BACKEND_WORK_BACKGROUND)
+		tp->background_busy += d;
+}
 
 static gpointer global_init_once(gpointer unused)
 {
@@ -176,6 +216,16 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	    (size_t)MIN((uint64_t)(size * nitems), t->size - t->sent);
 	ssize_t got;
 
+	if (t->source) {
+		got = t->source(t->source_ctx, buf, size * nitems, t->sent);
+		if (got < 0) {
+			t->local_err = (int)got;
+			return CURL_READFUNC_ABORT;
+		}
+		t->sent += (uint64_t)got;
+		backend_progress_add((uint64_t)got);
+		return (size_t)got;
+	}
 	if (want == 0)
 		return 0;
 	if (t->fd < 0) {
@@ -367,15 +417,18 @@ void transport_free(struct transport *tp)
 	g_free(tp);
 }
 
-/* Borrow a handle, waiting while every one is borrowed; the most recently
- * returned first, as its connection is the likeliest to be alive. */
+/* Borrow a handle from this thread's share (pool_share_full), waiting
+ * while it is used up; the most recently returned first, as its
+ * connection is the likeliest to be alive. */
 static CURL *pool_acquire(struct transport *tp)
 {
+	enum backend_work w = backend_thread_work_kind();
 	CURL *handle = NULL;
 
 	g_mutex_lock(&tp->pool_lock);
-	while (tp->idle->len == 0 && tp->created >= tp->set.transfers)
+	while (pool_share_full(tp, w))
 		g_cond_wait(&tp->returned, &tp->pool_lock);
+	pool_share_count(tp, w, 1);
 	if (tp->idle->len > 0) {
 		handle = g_ptr_array_steal_index(tp->idle, tp->idle->len - 1);
 		g_mutex_unlock(&tp->pool_lock);
@@ -393,16 +446,21 @@ static CURL *pool_acquire(struct transport *tp)
 	}
 	g_mutex_lock(&tp->pool_lock);
 	tp->created--;
-	g_cond_signal(&tp->returned);
+	pool_share_count(tp, w, -1);
+	g_cond_broadcast(&tp->returned);
 	g_mutex_unlock(&tp->pool_lock);
 	return NULL;
 }
 
+/* Called by the thread that borrowed handle (whose kind of work says
+ * which share it came from). */
 static void pool_release(struct transport *tp, CURL *handle)
 {
 	g_mutex_lock(&tp->pool_lock);
 	g_ptr_array_add(tp->idle, handle);
-	g_cond_signal(&tp->returned);
+	pool_share_count(tp, backend_thread_work_kind(), -1);
+	/* waiters of every share: a handle may be one another cannot use */
+	g_cond_broadcast(&tp->returned);
 	g_mutex_unlock(&tp->pool_lock);
 }
 
@@ -501,7 +559,8 @@ static void prepare(CURL *h, struct transfer *t, const char *range,
 	curl_easy_setopt(h, CURLOPT_UPLOAD, t->upload ? 1L : 0L);
 	if (t->upload)
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)t->size);
+				 t->source ? (curl_off_t)-1 :
+					     (curl_off_t)t->size);
 	if (t->post) { /* after UPLOAD, which resets the method */
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
 				 (long)strlen(t->post));

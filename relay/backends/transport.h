@@ -77,10 +77,13 @@ struct transfer {
 	bool filetime;	/* FTP: ask for the file's mtime (MDTM) as well */
 	/* FTP: the server's reply lines (after the login) are kept here */
 	GString *replies;
-	/* an upload: size bytes from fd when >= 0, else from data */
+	/* an upload: size bytes from fd when >= 0, else from data, else
+	 * (size unknown: HTTP's chunked encoding) what source hands over */
 	bool upload;
 	int fd;
 	const void *data;
+	backend_source_fn source;
+	void *source_ctx;
 	uint64_t size, sent;
 	/* a download through sink: bytes [offset, offset + remaining) of
 	 * the resource (remaining UINT64_MAX: to its end); without a sink,

@@ -847,6 +847,36 @@ static int webdav_put(void *state, const char *path, int fd, uint64_t size)
 	return upload(state, OP_PUT, path, fd, NULL, size, NULL);
 }
 
+/* A PUT of unknown length (chunked). */
+int webdav_stream(struct webdav *wd, const char *path,
+		  backend_source_fn source, void *ctx)
+{
+	struct request rq;
+	int err;
+
+	request_init(&rq, wd, OP_PUT, "PUT", path, false);
+	rq.t.upload = true;
+	rq.t.fd = -1;
+	rq.t.source = source;
+	rq.t.source_ctx = ctx;
+	rq.t.size = UINT64_MAX;
+	err = perform(&rq);
+	request_clear(&rq);
+	return err;
+}
+
+/* Where the probe found that a cut PUT leaves the old content (Apache and
+ * nginx store the body aside and move it into place once whole). */
+static int webdav_put_stream(void *state, const char *path,
+			     backend_source_fn source, void *ctx)
+{
+	struct webdav *wd = state;
+
+	if (!wd->facts.cut_put_keeps)
+		return -ENOSYS;
+	return webdav_stream(wd, path, source, ctx);
+}
+
 static int webdav_put_data(void *state, const char *path, const void *data,
 			   size_t len)
 {
@@ -1103,6 +1133,8 @@ static unsigned webdav_caps_of(void *state)
 		caps |= BACKEND_EXCLUSIVE_MUTEX;
 	if (wd->facts.lists_dotfiles)
 		caps |= BACKEND_LISTS_DOTFILES;
+	if (wd->facts.cut_put_keeps)
+		caps |= BACKEND_CAN_STREAM;
 	return caps;
 }
 
@@ -1327,6 +1359,7 @@ const struct backend_ops backend_webdav = {
     .put_data = webdav_put_data,
     .put_data_if = webdav_put_data_if,
     .create_excl = webdav_create_excl,
+    .put_stream = webdav_put_stream,
     .remove = webdav_remove,
     .remove_once = webdav_remove_once,
     .rename = webdav_rename,

@@ -8,6 +8,7 @@
 
 #define WRONG_TAG "If-Match: \"relayfs-probe-no-such-tag\""
 #define GROUP "server"
+#define CUT_SETTLE_US (300 * 1000)
 
 /* The probe's requests share one answer buffer and stop at the first
  * request that gets no answer at all. */
@@ -79,6 +80,39 @@ static void probe_listing(struct probe *p, struct webdav_facts *facts,
 	*listed_etag = f && f->etag ? g_strdup(f->etag) : NULL;
 }
 
+/* The probe's cut upload: some bytes, then an abort. */
+static ssize_t cut_source(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+	(void)ctx;
+	if (offset > 0)
+		return -ECANCELED;
+	memcpy(buf, "cut", MIN(len, 3));
+	return MIN(len, 3);
+}
+
+/* Does a chunked PUT cut off before its end leave "c" as it was? A server
+ * that writes the file in place may do so only once it gets to the
+ * request: the GET waits CUT_SETTLE_US for it. What such a server does to
+ * the GET (rclone's says the old length and sends fewer bytes) is no
+ * failure of the probe, and is said nowhere. */
+static void probe_cut_put(struct probe *p, struct webdav_facts *facts)
+{
+	g_autofree char *path = g_strconcat(p->dir, "/c", NULL);
+	int err;
+
+	if (!is_2xx(ask(p, "PUT", "c", false, NULL, "probe", true)) ||
+	    webdav_stream(p->wd, path, cut_source, NULL) != -ECANCELED)
+		return;
+	g_usleep(CUT_SETTLE_US);
+	g_string_truncate(p->ans.body, 0);
+	backend_failures_gather();
+	err = webdav_exchange(p->wd, "GET", path, false, NULL, NULL, false,
+			      &p->ans);
+	g_ptr_array_free(backend_failures_hand_over(), TRUE);
+	facts->cut_put_keeps = err == 0 && p->ans.status == 200 &&
+			       strcmp(p->ans.body->str, "probe") == 0;
+}
+
 /* Conditions on PUT and GET, and what the listing shows. */
 static void probe_files(struct probe *p, struct webdav_facts *facts)
 {
@@ -105,6 +139,7 @@ static void probe_files(struct probe *p, struct webdav_facts *facts)
 		facts->delete_if_match =
 		    ask(p, "DELETE", "e", true, wrong_tag, NULL, false) ==
 		    412;
+	probe_cut_put(p, facts);
 }
 
 /* Does a second exclusive LOCK of one path get 423? */
@@ -168,7 +203,7 @@ static const struct {
     FACT(writable),	  FACT(mkcol_refuses), FACT(lock_exclusive),
     FACT(create_refuses), FACT(put_if_match),  FACT(delete_if_match),
     FACT(lists_dotfiles), FACT(etags_listed),  FACT(etags_stable),
-    FACT(ranges),
+    FACT(ranges),	  FACT(cut_put_keeps),
 };
 
 bool webdav_facts_load(const char *file, const char *url, const char *server,
@@ -238,6 +273,9 @@ static const struct {
     {G_STRUCT_OFFSET(struct webdav_facts, lists_dotfiles),
      "listings hide names starting with '.', so each file's placeholder "
      "and lock are asked for by name"},
+    {G_STRUCT_OFFSET(struct webdav_facts, cut_put_keeps),
+     "a PUT cut off leaves a part of the file, so a push starts only once "
+     "its file is closed"},
     {G_STRUCT_OFFSET(struct webdav_facts, etags_stable),
      "GET does not give the listed ETag, so a read is pinned to the "
      "listed version by its mtime and size"},

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "relay/backend.h"
+
 /* The answers of one probe; false where the probe could not tell. */
 struct webdav_facts {
 	bool writable;	      /* the probe could make its folder at all */
@@ -18,6 +20,7 @@ struct webdav_facts {
 	bool etags_listed;    /* a PROPFIND gives getetag */
 	bool etags_stable;    /* GET's ETag is the one PROPFIND gave */
 	bool ranges;	      /* a Range gets 206 */
+	bool cut_put_keeps;   /* a chunked PUT cut off: the old content */
 };
 
 /* How relayfs makes a mutex exclusive on this server. */
@@ -43,6 +46,10 @@ struct webdav;
 int webdav_exchange(struct webdav *wd, const char *method, const char *path,
 		    bool collection, const char *const *headers,
 		    const char *body, bool put, struct webdav_answer *ans);
+
+/* A PUT of what source hands over, chunked (webdav.c). */
+int webdav_stream(struct webdav *wd, const char *path,
+		  backend_source_fn source, void *ctx);
 
 /* Probe the server in a folder of its own (made and removed again, a
  * dozen requests). 0, or -errno when a request got no answer or a server
