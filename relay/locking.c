@@ -51,12 +51,20 @@ bool relay_lock_held(struct relay *r, const char *path)
 	return relay_table_has(r, r->held_locks, path);
 }
 
+bool relay_lock_dropping(struct relay *r, const char *path)
+{
+	return relay_table_has(r, r->lock_drops, path);
+}
+
 /* This mount takes or repairs path's lock in one thread at a time, so
  * that a lock in our name it does not hold is known to be nobody's. */
 static void path_claim(struct relay *r, const char *path)
 {
 	g_mutex_lock(&r->mutex);
-	while (g_hash_table_contains(r->claimed, path))
+	/* a release of ours still on its way goes first: else it could
+	 * delete the lock taken now */
+	while (g_hash_table_contains(r->claimed, path) ||
+	       g_hash_table_contains(r->lock_drops, path))
 		g_cond_wait(&r->claim_cond, &r->mutex);
 	g_hash_table_add(r->claimed, g_strdup(path));
 	g_mutex_unlock(&r->mutex);
@@ -88,6 +96,27 @@ static void lock_uncertain(struct relay *r, const char *path)
 	g_mutex_unlock(&r->mutex);
 	if (r->journal)
 		r->journal->taken(r->journal->ctx, path);
+}
+
+void relay_lock_left_by_earlier_mount(struct relay *r, const char *path)
+{
+	gint64 *since = g_new(gint64, 1);
+
+	/* as uncertain as an unanswered request, with nothing left to land:
+	 * that mount's process is gone (the journal names path already) */
+	*since = g_get_monotonic_time() - UNCERTAIN_US;
+	g_mutex_lock(&r->mutex);
+	g_hash_table_replace(r->uncertain, g_strdup(path), since);
+	g_mutex_unlock(&r->mutex);
+}
+
+/* Path's lock is held by this mount now: its release ends the journal's
+ * record of it. */
+static void uncertain_forget(struct relay *r, const char *path)
+{
+	g_mutex_lock(&r->mutex);
+	g_hash_table_remove(r->uncertain, path);
+	g_mutex_unlock(&r->mutex);
 }
 
 bool relay_lock_uncertain(struct relay *r, const char *path)
@@ -364,23 +393,25 @@ int relay_lock_acquire(struct relay *r, const char *path,
 	return ret;
 }
 
-int relay_lock_release(struct relay *r, const char *path)
+/* Drop one acquisition of path; true when it was the last (under
+ * relay->mutex the release is then in the caller's hands, as the lock
+ * file still is on the relay). */
+static bool held_drop_locked(struct relay *r, const char *path)
 {
-	g_autofree char *lock_path = NULL;
-	struct held_lock *held;
-	bool last = false;
+	struct held_lock *held = g_hash_table_lookup(r->held_locks, path);
+
+	if (!held || held->count == 0 || --held->count > 0)
+		return false;
+	g_hash_table_remove(r->held_locks, path);
+	return true;
+}
+
+/* Delete path's lock file, which this mount no longer holds. */
+static int lock_delete(struct relay *r, const char *path)
+{
+	g_autofree char *lock_path = relay_lock_path(path);
 	int ret;
 
-	g_mutex_lock(&r->mutex);
-	held = g_hash_table_lookup(r->held_locks, path);
-	if (held && held->count > 0 && --held->count == 0) {
-		g_hash_table_remove(r->held_locks, path);
-		last = true;
-	}
-	g_mutex_unlock(&r->mutex);
-	if (!last)
-		return 0;
-	lock_path = relay_lock_path(path);
 	relay_mutex_settle(r, path); /* the lock goes last */
 	ret = backend_remove_once(r->backend, lock_path);
 	if (ret < 0 && ret != -ENOENT) {
@@ -393,6 +424,73 @@ int relay_lock_release(struct relay *r, const char *path)
 	if (r->journal && !relay_lock_uncertain(r, path))
 		r->journal->released(r->journal->ctx, path);
 	return 0;
+}
+
+int relay_lock_release(struct relay *r, const char *path)
+{
+	bool last;
+
+	g_mutex_lock(&r->mutex);
+	last = held_drop_locked(r, path);
+	g_mutex_unlock(&r->mutex);
+	return last ? lock_delete(r, path) : 0;
+}
+
+/* A release sent aside: what the placeholder written under the lock
+ * became (its tag, learnt while nobody else can write it), then the
+ * lock's deletion. */
+struct lock_drop {
+	char *path;
+	GBytes *written;
+};
+
+static int lock_drop_aside(struct relay *r, void *ctx)
+{
+	struct lock_drop *d = ctx;
+
+	if (d->written)
+		relay_placeholder_learn(r, d->path, d->written);
+	lock_delete(r, d->path); /* a failure is repaired, as any release */
+	g_mutex_lock(&r->mutex);
+	g_hash_table_remove(r->lock_drops, d->path);
+	g_cond_broadcast(&r->claim_cond);
+	g_mutex_unlock(&r->mutex);
+	if (d->written)
+		g_bytes_unref(d->written);
+	g_free(d->path);
+	g_free(d);
+	return 0;
+}
+
+void relay_lock_release_aside(struct relay *r, const char *path,
+			      GBytes *written)
+{
+	struct lock_drop *d;
+	bool last;
+
+	g_mutex_lock(&r->mutex);
+	last = held_drop_locked(r, path);
+	if (last)
+		g_hash_table_add(r->lock_drops, g_strdup(path));
+	g_mutex_unlock(&r->mutex);
+	if (!last) {
+		if (written) /* still held by another: learnt now */
+			relay_placeholder_learn(r, path, written);
+		return;
+	}
+	d = g_new0(struct lock_drop, 1);
+	d->path = g_strdup(path);
+	d->written = written ? g_bytes_ref(written) : NULL;
+	relay_aside_detach(r, lock_drop_aside, d);
+}
+
+void relay_lock_settle_all(struct relay *r)
+{
+	g_mutex_lock(&r->mutex);
+	while (g_hash_table_size(r->lock_drops) > 0 ||
+	       (r->streaming && r->stream_cut))
+		g_cond_wait(&r->claim_cond, &r->mutex);
+	g_mutex_unlock(&r->mutex);
 }
 
 void relay_lock_follow_rename(struct relay *r, const char *from,
@@ -536,6 +634,7 @@ static int lock_adopt_claimed(struct relay *r, const char *path)
 	if (ret < 0 || !ours)
 		return ret == -ENOENT ? 0 : ret;
 	lock_remember(r, path, RELAY_LOCK_WRITE);
+	uncertain_forget(r, path);
 	relay_lock_keep(r, path); /* held, for the push to take */
 	g_message("relay: the lock of %s kept by an earlier mount is held "
 		  "again for its push", path);

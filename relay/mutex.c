@@ -182,12 +182,15 @@ void relay_mutex_drop(struct relay *r, const char *path)
 
 int relay_mutex_repair(struct relay *r, const char *path)
 {
-	g_autofree char *mutex_path = relay_mutex_path(path);
+	gint64 deadline = g_get_monotonic_time() +
+			  (OURS_STALE_S + 2) * G_USEC_PER_SEC;
 	int ret;
 
-	drop_wait(r, mutex_path);
-	ret = has_mutexes(r) ?
-		  mutex_inspect(r, path, mutex_path, OURS_STALE_S) : 0;
-
+	/* taking it breaks one of ours once it stood unchanged OURS_STALE_S
+	 * (path is uncertain); one that another client holds is waited for;
+	 * either way none of ours is left once it is let go */
+	ret = relay_mutex_take(r, path, deadline);
+	if (ret == 0)
+		relay_mutex_drop(r, path);
 	return ret == -EBUSY ? 0 : ret;
 }

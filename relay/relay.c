@@ -48,6 +48,8 @@ struct relay *relay_new(struct backend *backend,
 	r->fetchers = g_thread_pool_new(fetch_placeholder_job, r,
 					r->params.transfers, FALSE, NULL);
 	r->asides = relay_asides_new(r);
+	r->lock_drops = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      NULL);
 	r->mutex_drops = g_hash_table_new_full(g_str_hash, g_str_equal,
 					       g_free, NULL);
 	return r;
@@ -71,6 +73,7 @@ void relay_free(struct relay *r)
 	g_thread_pool_free(r->fetchers, FALSE, TRUE);
 	g_thread_pool_free(r->asides, FALSE, TRUE); /* the drops, too */
 	g_hash_table_destroy(r->mutex_drops);
+	g_hash_table_destroy(r->lock_drops);
 	g_hash_table_destroy(r->held_locks);
 	g_hash_table_destroy(r->claimed);
 	g_cond_clear(&r->claim_cond);
@@ -102,6 +105,13 @@ bool relay_locks_exclusive(const struct relay *r)
 {
 	return backend_can(r->backend, BACKEND_CAN_CREATE_EXCL) ||
 	       backend_can(r->backend, BACKEND_EXCLUSIVE_MUTEX);
+}
+
+bool relay_thread_background(bool on)
+{
+	return backend_thread_work(on ? BACKEND_WORK_BACKGROUND :
+					BACKEND_WORK_USER) ==
+	       BACKEND_WORK_BACKGROUND;
 }
 
 bool relay_unanswered(struct relay *r)
@@ -520,7 +530,10 @@ static void fetch_placeholder_job(gpointer data, gpointer user_data)
 		 * one that cannot be read counts as another client's) */
 		job->file->has_lock = true;
 	}
-	if (job->file->has_lock && !relay_lock_held(r, job->path))
+	if (job->file->has_lock && (relay_lock_held(r, job->path) ||
+				    relay_lock_dropping(r, job->path)))
+		job->file->has_lock = false; /* ours, held or going */
+	else if (job->file->has_lock)
 		fetch_lock(r, job->file, job->path);
 	if (job->file->has_placeholder)
 		fetch_placeholder(r, job->file, job->path);
@@ -538,6 +551,7 @@ static enum relay_file_state file_state(struct relay *r,
 {
 	struct held_lock *held;
 	enum relay_file_state state = RELAY_READY;
+	bool dropping;	/* our release is on its way */
 
 	if (!f->has_content)
 		return RELAY_GONE;
@@ -546,8 +560,9 @@ static enum relay_file_state file_state(struct relay *r,
 	if (held)
 		state = held->mode == RELAY_LOCK_READ ? RELAY_OURS_READ :
 							 RELAY_OURS_WRITE;
+	dropping = !held && g_hash_table_contains(r->lock_drops, path);
 	g_mutex_unlock(&r->mutex);
-	if (held || !f->has_lock || f->lock_stale)
+	if (held || dropping || !f->has_lock || f->lock_stale)
 		return state;
 	if (f->lock.owner && strcmp(f->lock.owner, r->params.client) == 0 &&
 	    f->lock.mode == RELAY_LOCK_READ)

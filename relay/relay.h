@@ -113,6 +113,10 @@ const char *relay_file_state_name(enum relay_file_state state);
  * visible or not (relay_file_visible tells). Unsafe names are skipped
  * with a warning. */
 int relay_list(struct relay *r, const char *dir, GPtrArray **files);
+/* This thread's requests from now on are background work (nobody waits
+ * for them), or a user's (backend_thread_work); returns whether they
+ * were background work before. */
+bool relay_thread_background(bool on);
 /* The relay's last request went unanswered a few seconds ago (10 s) and
  * none has been answered since: the caller may skip asking again. */
 bool relay_unanswered(struct relay *r);
@@ -141,6 +145,14 @@ int relay_lock_acquire(struct relay *r, const char *path,
 		       enum relay_lock_mode mode);
 /* Drop one acquisition; the lock file is deleted with the last. */
 int relay_lock_release(struct relay *r, const char *path);
+/* The same, the deletion sent aside (after learning the tag of written,
+ * the placeholder just written under the lock, unless NULL): this
+ * mount's next acquisition, repair or adoption of path waits for it, and
+ * a failure is repaired as any release's. */
+void relay_lock_release_aside(struct relay *r, const char *path,
+			      GBytes *written);
+/* Wait for every release sent aside. */
+void relay_lock_settle_all(struct relay *r);
 /* Drop one acquisition but leave the lock on the relay, held for a retry
  * (a push that failed half way must not show a half-written file). */
 void relay_lock_keep(struct relay *r, const char *path);
@@ -158,6 +170,11 @@ void relay_locks_follow_dir(struct relay *r, const char *from, const char *to);
  * and refreshed under the mutex) for that push to take, so that the new
  * placeholder never stands unlocked beside the old content. */
 int relay_lock_adopt(struct relay *r, const char *path);
+/* Path is named by the journal of an earlier mount, which stopped: a
+ * request of it on path's lock may have been made (a lock, a mutex), as
+ * by an unanswered request of this mount; relay_lock_adopt and
+ * relay_lock_repair then treat them so. */
+void relay_lock_left_by_earlier_mount(struct relay *r, const char *path);
 /* Delete path's lock if it is ours but this mount does not hold it: left
  * by a crash, or by a request that went unanswered (found through the
  * journal, which then forgets path). */
@@ -167,6 +184,25 @@ int relay_lock_repair(struct relay *r, const char *path);
  * content streamed from fd, unlock. */
 int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	       int64_t mtime, const char *checksum);
+/* A push that starts while path's file is still being written in order
+ * (relay/stream.c): its write lock is taken aside now, and its content
+ * goes out from fd as relay_stream_grow says the writer has written it.
+ * NULL where the backend cannot (or another push streams already). */
+struct relay_stream;
+struct relay_stream *relay_stream_start(struct relay *r, const char *path,
+					int fd, uint64_t written);
+/* Bytes [0, written) of the file are there. */
+void relay_stream_grow(struct relay_stream *s, uint64_t written);
+/* Give up (the writer went back, a write failed, the file went): the
+ * upload is cut off, which leaves the relay as it was; frees s. */
+void relay_stream_abort(struct relay_stream *s);
+/* The file is whole at size bytes: the upload ends, then come the
+ * placeholder and the unlock, as relay_push does; frees s. 0 when pushed,
+ * else a negative errno (-ECANCELED: cut off), and relay_push is next. */
+int relay_stream_finish(struct relay_stream *s, uint64_t size, int64_t mtime,
+			const char *checksum);
+/* Wait until no stream's upload runs (every one aborted or finished). */
+void relay_stream_settle(struct relay *r);
 /* Register our pull of path (its lock held by the caller): read the
  * placeholder, append us unless listed, write it back, and remove the
  * content once `pullers` distinct clients have it. *removed tells. Only

@@ -26,7 +26,13 @@ struct relay {
 	/* mutex paths whose drop is still on its way (relay/mutex.c);
 	 * claim_cond wakes who waits for one */
 	GHashTable *mutex_drops;
+	/* paths whose lock's release is on its way (relay/locking.c,
+	 * relay_lock_release_aside); claim_cond wakes who waits for one */
+	GHashTable *lock_drops;
 	const struct relay_lock_journal *journal;	/* or NULL */
+	/* a push streams (relay/stream.c), and was given up (its lock's
+	 * release is then on its way); claim_cond says when it ends */
+	bool streaming, stream_cut;
 };
 
 struct held_lock {
@@ -42,6 +48,15 @@ struct cached_placeholder {
 	bool tag_is_etag;	/* tag can be sent back in a conditional put */
 	GBytes *raw;
 };
+
+/* path's placeholder was just written as raw, its lock held: learn the
+ * tag the server gave it (relay/sequences.c). */
+void relay_placeholder_learn(struct relay *r, const char *path, GBytes *raw);
+
+/* A push's last step, its placeholder and content written with result
+ * ret: the unlock (aside) once both are; else the lock stays, for the
+ * retry or the repair (relay/sequences.c). Returns ret. */
+int relay_push_end(struct relay *r, const char *path, GBytes *raw, int ret);
 
 /* The version tag of a listed entry: its ETag, else "mtime-size". */
 char *relay_entry_tag(const struct backend_entry *e, bool *is_etag);
@@ -66,10 +81,13 @@ int relay_mutex_take(struct relay *r, const char *path, gint64 deadline);
 void relay_mutex_drop(struct relay *r, const char *path);
 /* Wait until this mount's drop of path's mutex, if any, is done. */
 void relay_mutex_settle(struct relay *r, const char *path);
-/* A MKCOL of ours on path's mutex went unanswered: the mutex it may have
- * made is removed once it stood unchanged for a few seconds (seen over
- * several calls). */
+/* A MKCOL of ours on path's mutex may have been made (unanswered, or
+ * sent by an earlier mount that stopped): the mutex is taken and let go,
+ * which breaks one that stood unchanged for a few seconds, so that none
+ * of ours stays; -EBUSY (another client's, held longer) counts as 0. */
 int relay_mutex_repair(struct relay *r, const char *path);
+/* Is this mount's release of path's lock on its way (sent aside)? */
+bool relay_lock_dropping(struct relay *r, const char *path);
 /* A request of ours on path's lock went unanswered a short while ago. */
 bool relay_lock_uncertain(struct relay *r, const char *path);
 void relay_mutex_seen_free(gpointer data);
@@ -80,6 +98,7 @@ struct relay_aside {
 	GMutex mutex;
 	GCond cond;
 	bool done, detached;
+	enum backend_work work; /* beside its starter, or background */
 	int ret;
 	GPtrArray *failures;	/* fn's backend failures, said at the wait */
 	int (*fn)(struct relay *r, void *ctx);

@@ -9,7 +9,7 @@
 /* path's placeholder was just written as raw, its lock held: learn the
  * version tag the server gave it while nobody else can write it, so that
  * a later listing knows it by its tag, never by its size alone. */
-static void remember_written(struct relay *r, const char *path, GBytes *raw)
+void relay_placeholder_learn(struct relay *r, const char *path, GBytes *raw)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	g_autofree char *tag = NULL;
@@ -32,7 +32,7 @@ static int put_placeholder(struct relay *r, const char *path, GBytes *raw)
 	int ret = backend_put_data(r->backend, ph_path, data, len);
 
 	if (ret == 0)
-		remember_written(r, path, raw);
+		relay_placeholder_learn(r, path, raw);
 	return ret;
 }
 
@@ -42,11 +42,15 @@ struct placeholder_aside {
 	GBytes *raw;
 };
 
+/* Its tag is learnt by the lock's release (relay_push). */
 static int put_placeholder_aside(struct relay *r, void *ctx)
 {
 	struct placeholder_aside *pa = ctx;
+	g_autofree char *ph_path = relay_placeholder_path(pa->path);
+	gsize len;
+	const char *data = g_bytes_get_data(pa->raw, &len);
 
-	return put_placeholder(r, pa->path, pa->raw);
+	return backend_put_data(r->backend, ph_path, data, len);
 }
 
 /* Steps 2 and 3 of a push side by side: under the write lock nobody reads
@@ -77,6 +81,11 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 	ph = relay_placeholder_format(r->params.client, mtime, checksum, &len);
 	raw = g_bytes_new(ph, len);
 	ret = put_placeholder_and_content(r, path, raw, fd, size);
+	return relay_push_end(r, path, raw, ret);
+}
+
+int relay_push_end(struct relay *r, const char *path, GBytes *raw, int ret)
+{
 	if (ret < 0) {
 		/* keep the lock: nobody may take the new placeholder with
 		 * the old content (or the old one with the new); the retry
@@ -85,7 +94,12 @@ int relay_push(struct relay *r, const char *path, int fd, uint64_t size,
 		relay_placeholder_forget(r, path);
 		return ret;
 	}
-	return relay_lock_release(r, path);
+	/* pushed: known now without its tag (the listing's file has it),
+	 * which is learnt on the way out, before the lock goes, after the
+	 * writer's close */
+	relay_placeholder_remember(r, path, NULL, false, raw);
+	relay_lock_release_aside(r, path, raw);
+	return 0;
 }
 
 /* The read lock taken aside, and the gate that holds the fetch's bytes
@@ -113,11 +127,9 @@ static int gate_wait(struct lock_gate *g)
 	if (!g->waited) {
 		g->lock_ret = relay_aside_wait(&g->aside);
 		g->waited = true;
-		/* the reader may be gone (killed) once it has its bytes: its
-		 * lock is repaired at the next mount, a mutex would stand in
-		 * the repair's way until it is stale */
-		if (g->lock_ret == 0)
-			relay_mutex_settle(g->r, g->path);
+		/* the mutex's drop goes on aside: the reader's bytes do not
+		 * wait for it (a crash before it is done leaves the mutex,
+		 * which the next mount's repair breaks: relay_mutex_repair) */
 	}
 	return g->lock_ret;
 }
@@ -201,11 +213,12 @@ static bool enough_pullers(const struct relay *r,
 
 /* Append us to raw and write it back if the backend still holds etag:
  * saves reading the placeholder again under the lock. -ESTALE when it
- * changed since it was listed (or -ENOSYS when the backend cannot tell). */
+ * changed since it was listed (or -ENOSYS when the backend cannot tell).
+ * *written: what was written, if anything (its tag still to learn). */
 static int register_if_unchanged(struct relay *r, const char *path,
 				 GBytes *raw, const char *etag,
 				 const struct relay_placeholder *verified,
-				 struct relay_placeholder **ph)
+				 struct relay_placeholder **ph, GBytes **written)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	g_autoptr(GBytes) appended = NULL;
@@ -226,16 +239,17 @@ static int register_if_unchanged(struct relay *r, const char *path,
 	*ph = NULL;
 	if (ret < 0)
 		return ret;
-	remember_written(r, path, appended);
 	*ph = relay_placeholder_parse(data, len);
+	*written = g_steal_pointer(&appended);
 	return 0;
 }
 
 /* Read the placeholder (under the lock), append us, write it back;
- * -ESTALE when it is no longer the version verified. */
+ * -ESTALE when it is no longer the version verified. *written: as for
+ * register_if_unchanged. */
 static int register_by_reading(struct relay *r, const char *path,
 			       const struct relay_placeholder *verified,
-			       struct relay_placeholder **ph)
+			       struct relay_placeholder **ph, GBytes **written)
 {
 	g_autofree char *ph_path = relay_placeholder_path(path);
 	g_autoptr(GBytes) raw = NULL;
@@ -256,10 +270,46 @@ static int register_by_reading(struct relay *r, const char *path,
 	appended = relay_placeholder_append_puller(data, len,
 						   r->params.client);
 	relay_placeholder_free(*ph);
-	ret = put_placeholder(r, path, appended);
 	data = g_bytes_get_data(appended, &len);
+	ret = backend_put_data(r->backend, ph_path, data, len);
 	*ph = ret < 0 ? NULL : relay_placeholder_parse(data, len);
-	g_bytes_unref(appended);
+	if (ret < 0)
+		g_bytes_unref(appended);
+	else
+		*written = appended;
+	return ret;
+}
+
+/* The registered placeholder's tag, learnt aside, beside the removal of
+ * the content (both under the read lock). */
+struct learn_aside {
+	const char *path;
+	GBytes *raw;
+};
+
+static int learn_aside(struct relay *r, void *ctx)
+{
+	struct learn_aside *la = ctx;
+
+	relay_placeholder_learn(r, la->path, la->raw);
+	return 0;
+}
+
+/* Remove the content if enough have pulled it, learning the tag of the
+ * placeholder just written (if any) meanwhile. */
+static int learn_and_remove(struct relay *r, const char *path,
+			    const struct relay_placeholder *ph,
+			    GBytes *written, bool *removed)
+{
+	struct learn_aside la = { path, written };
+	struct relay_aside aside;
+	int ret;
+
+	if (!written)
+		return remove_if_pulled(r, path, ph, removed);
+	relay_aside_start(r, &aside, learn_aside, &la);
+	ret = remove_if_pulled(r, path, ph, removed);
+	relay_aside_wait(&aside);
 	return ret;
 }
 
@@ -270,17 +320,18 @@ int relay_register_pull(struct relay *r, const char *path,
 	g_autofree char *etag = NULL;
 	g_autoptr(GBytes) cached = relay_placeholder_cached_etag(r, path,
 								 &etag);
+	g_autoptr(GBytes) written = NULL;
 	struct relay_placeholder *ph = NULL;
 	int ret = -ENOSYS;
 
 	*removed = false;
 	if (cached)
 		ret = register_if_unchanged(r, path, cached, etag, verified,
-					    &ph);
+					    &ph, &written);
 	if (ret == -ESTALE || ret == -ENOSYS) {
 		relay_placeholder_free(ph);
 		ph = NULL;
-		ret = register_by_reading(r, path, verified, &ph);
+		ret = register_by_reading(r, path, verified, &ph, &written);
 	}
 	if (ret == -ENOENT || ret == -ESTALE) {
 		g_warning("relay: %s %s; pull not registered", path,
@@ -290,7 +341,7 @@ int relay_register_pull(struct relay *r, const char *path,
 		return 0;
 	}
 	if (ret == 0)
-		ret = remove_if_pulled(r, path, ph, removed);
+		ret = learn_and_remove(r, path, ph, written, removed);
 	relay_placeholder_free(ph);
 	return ret;
 }
@@ -475,8 +526,10 @@ int relay_rename(struct relay *r, const char *from, const char *to,
 {
 	int ret, rel;
 
-	if (is_dir)
+	if (is_dir) {
+		relay_lock_settle_all(r); /* locks of ours inside go first */
 		return rename_dir(r, from, to);
+	}
 	ret = relay_lock_acquire(r, from, RELAY_LOCK_WRITE);
 	if (ret < 0)
 		return ret;
@@ -502,8 +555,11 @@ int relay_mkdir(struct relay *r, const char *path)
 int relay_rmdir(struct relay *r, const char *path)
 {
 	g_autoptr(GPtrArray) entries = NULL;
-	int ret = backend_list(r->backend, path, &entries);
+	int ret;
 	bool busy = false, full = false;
+
+	relay_lock_settle_all(r); /* locks of ours inside go first */
+	ret = backend_list(r->backend, path, &entries);
 
 	if (ret < 0)
 		return ret;

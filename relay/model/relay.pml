@@ -305,6 +305,10 @@ proctype client(byte me)
 		lock_acquire();
 		if
 		:: got -> push_under_lock(); lock_release()
+		:: got -> lock_release()	/* a push that followed the
+				 * writes, cut off (relay/stream.c): the
+				 * server kept the old content; stays
+				 * staged, pushed whole later */
 		:: else -> skip	/* stays staged: pushed later */
 		fi
 	:: atomic { ops < OPS && content && pusher != me ->	/* cat x */

@@ -292,7 +292,7 @@ static void test_open(void)
 	st = open_ok(&opt);
 	g_assert_cmpuint(backend_webdav.caps_of(st), ==,
 			 BACKEND_CAN_RENAME | BACKEND_EXCLUSIVE_MUTEX |
-			 BACKEND_LISTS_DOTFILES);
+			 BACKEND_LISTS_DOTFILES | BACKEND_CAN_STREAM);
 	lines = log_read(plain->log);
 	g_assert_true(g_str_has_prefix(lines[0], "PROPFIND /dav/ 207"));
 	g_assert_true(g_str_has_prefix(lines[1], "MKCOL /dav/.relayfs-probe-"));
