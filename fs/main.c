@@ -136,11 +136,20 @@ static void relayfs_free(struct relayfs *fs)
 {
 	if (fs->readahead)
 		g_thread_pool_free(fs->readahead, FALSE, TRUE);
+	if (fs->hashers)
+		g_thread_pool_free(fs->hashers, FALSE, TRUE);
+	fs_pull_finish_stop(fs);
+	if (fs->relay) /* releases sent aside journal into the cache */
+		relay_lock_settle_all(fs->relay);
 	fs_nodes_free(fs);
+	if (fs->relay) /* the streams given up with their nodes */
+		relay_stream_settle(fs->relay);
 	g_hash_table_destroy(fs->handles);
 	g_mutex_clear(&fs->nodes_mutex);
 	g_mutex_clear(&fs->retry_mutex);
 	g_cond_clear(&fs->retry_cond);
+	g_mutex_clear(&fs->finish_mutex);
+	g_cond_clear(&fs->finish_cond);
 	cache_meta_free(fs->meta);
 	cache_close(fs->cache);
 	relay_free(fs->relay);
@@ -166,6 +175,8 @@ static struct relayfs *relayfs_new(struct relayfs_config *cfg)
 	fs->meta = cache_meta_new(cfg->dir_cache);
 	fs->readahead = g_thread_pool_new(fs_readahead_job, fs, cfg->transfers,
 					  FALSE, NULL);
+	fs->hashers = g_thread_pool_new(fs_pull_hash_job, fs, 2, FALSE, NULL);
+	fs_pull_finish_start(fs);
 	return fs;
 }
 

@@ -7,6 +7,7 @@
 
 static void node_free(struct fs_node *node)
 {
+	fs_stream_stop_locked(node); /* nobody else holds it now */
 	if (node->staged && node->deleted)
 		cache_staged_discard(node->staged);
 	else
@@ -16,7 +17,9 @@ static void node_free(struct fs_node *node)
 	relay_file_free(node->file);
 	cache_hasher_free(node->pull_hasher);
 	g_free(node->staged_key);
+	g_free(node->finish_path);
 	g_mutex_clear(&node->mutex);
+	g_cond_clear(&node->hash_cond);
 	g_free(node->path);
 	g_free(node);
 }
@@ -46,6 +49,7 @@ struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
 		node = g_new0(struct fs_node, 1);
 		node->path = g_strdup(path);
 		g_mutex_init(&node->mutex);
+		g_cond_init(&node->hash_cond);
 		g_hash_table_insert(fs->nodes, node->path, node);
 	}
 	if (node) {
@@ -77,6 +81,13 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open)
 		node_free(node);
 }
 
+void fs_node_closed(struct relayfs *fs, struct fs_node *node)
+{
+	g_mutex_lock(&fs->nodes_mutex);
+	atomic_fetch_add(&node->opens, -1);
+	g_mutex_unlock(&fs->nodes_mutex);
+}
+
 void fs_node_ref(struct relayfs *fs, struct fs_node *node)
 {
 	g_mutex_lock(&fs->nodes_mutex);
@@ -106,6 +117,8 @@ bool fs_node_mark_deleted(struct fs_node *node)
 
 void fs_node_staged_changed_locked(struct fs_node *node)
 {
+	if (!node->staged || node->deleted)
+		fs_stream_stop_locked(node);
 	atomic_store(&node->staged_live,
 			 node->staged != NULL && !node->deleted);
 }
@@ -239,6 +252,7 @@ void fs_nodes_move_dir(struct relayfs *fs, const char *from, const char *to)
 						     NULL);
 
 		g_mutex_lock(&node->mutex);
+		fs_stream_stop_locked(node); /* it went to the old path */
 		if (node->staged)
 			cache_staged_set_path(node->staged, moved);
 		g_mutex_unlock(&node->mutex);

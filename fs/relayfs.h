@@ -36,6 +36,7 @@ struct relayfs {
 	GHashTable *hidden;
 	GThread *retry_thread;	/* pushes what failed to push */
 	GThreadPool *readahead;	/* fetches blocks ahead of sequential reads */
+	GThreadPool *hashers;	/* hash pulls' arrived blocks off the reads */
 	GMutex retry_mutex;
 	GCond retry_cond;
 	bool stopping;
@@ -44,6 +45,13 @@ struct relayfs {
 	_Atomic gint64 retry_next;	/* monotonic us of the next retry */
 	GThreadPool *pushers;	/* writeback: `transfers` pushes at a time */
 	_Atomic bool pushing_all;	/* unmounting: no push waits */
+	/* registrations and unlocks after a reader's close, `transfers` at
+	 * a time (fs/pull_finish.c) */
+	GThreadPool *finishers;
+	GMutex finish_mutex;	/* finishing, finish_error; a leaf */
+	GCond finish_cond;
+	unsigned finishing;	/* registrations queued or running */
+	int finish_error;	/* the last one's failure, since a wait */
 };
 
 /* A file this mount has open, or staged and not pushed yet. */
@@ -57,7 +65,12 @@ struct fs_node {
 				 * nodes_mutex, which never wait for mutex
 				 * (held through a whole push) */
 	GMutex mutex;		/* the fields below */
+	/* open handles whose owner closed them (fs/ops.c, relayfs_flush),
+	 * their release still to come */
+	int handles_done;
 	struct cache_staged *staged;	/* written, not yet committed */
+	/* its push, started while it is written (fs/push_stream.c) */
+	struct relay_stream *stream;
 	char *staged_key;	/* cache key of the version the copy holds */
 	bool deleted;		/* unlinked while open: never pushed */
 	/* a write to the staged copy failed (ENOSPC, EIO): that version is
@@ -65,15 +78,29 @@ struct fs_node {
 	int write_error;
 	struct relay_file *file;	/* the relay version being read */
 	struct cache_item *item;	/* its cached blocks */
-	bool read_locked;	/* we hold its read lock */
+	/* we hold its read lock; changed under mutex, read without it by a
+	 * read-ahead's sink (atomic) */
+	_Atomic bool read_locked;
 	bool stale;		/* the relay holds another version now */
 	bool pull_done;		/* registered, or nothing to register */
+	bool pull_checked;	/* every byte matched: register at close */
+	/* the registration and unlock are the finishers' (fs/pull_finish.c):
+	 * the read lock is theirs, journaled under finish_path */
+	bool finish_pending;
+	char *finish_path;
 	uint64_t seq_start, seq_next;	/* the sequential run being read */
 	uint64_t ahead_next;	/* first block not yet asked for ahead */
 	/* the pull's checksum over bytes [0, pull_hashed), as blocks arrive
 	 * in order, so that no second pass is needed at the end */
 	struct cache_hasher *pull_hasher;
 	uint64_t pull_hashed;
+	/* a thread hashes arrived blocks with mutex let go (pull_hasher is
+	 * its own meanwhile); hash_cond says when it is done, and a reset
+	 * meanwhile bumps pull_hash_gen (the hasher is then dropped) */
+	bool pull_hashing;
+	bool pull_hash_queued;	/* a job of relayfs->hashers will hash */
+	unsigned pull_hash_gen;
+	GCond hash_cond;
 	/* the pull's content did not match its checksum: every later read
 	 * and the close fail with it (bytes read before could not be) */
 	int pull_error;
@@ -110,6 +137,32 @@ void fs_writeback_stop(struct relayfs *fs);
 /* RELAYFS_RETRY_SECONDS, else 30. */
 unsigned fs_retry_interval(void);
 
+/* pull_finish.c */
+/* The reader closed a pull whose bytes all matched: journal it and hand
+ * its registration and unlock to the finishers; close does not wait.
+ * Done at once when the journal cannot take it. */
+void fs_pull_finish_defer_locked(struct relayfs *fs, struct fs_node *node);
+/* A registration still pending is done now (before the node's lock or
+ * version changes hands: a write, a new version, unlink, rename). */
+void fs_pull_finish_now_locked(struct relayfs *fs, struct fs_node *node);
+/* The same, and one due at a close still to come too (a file read whole
+ * and open, about to leave the relay). */
+void fs_pull_register_now_locked(struct relayfs *fs, struct fs_node *node);
+/* The same for path's node, if it has one (takes its mutex). */
+void fs_pull_finish_path(struct relayfs *fs, const char *path);
+/* Registrations journaled and not done (an earlier mount's crash, a
+ * relay that failed): done again, each under a fresh read lock. */
+void fs_pull_finish_replay(struct relayfs *fs);
+void fs_pull_finish_start(struct relayfs *fs);
+/* Waits until no registration is queued or running: 0, or the error of
+ * one that failed meanwhile (it stays journaled, for later). */
+int fs_pull_finish_wait(struct relayfs *fs);
+/* Waits for every registration queued. */
+void fs_pull_finish_stop(struct relayfs *fs);
+/* Register node's pull (read lock taken if it has none), then release
+ * the lock; transfer.c. 0, or the registration's error (logged). */
+int fs_register_pull_locked(struct relayfs *fs, struct fs_node *node);
+
 /* status.c */
 /* A node starts or stops moving bytes (push or pull of total bytes). */
 void fs_moving_start(struct fs_node *node, enum fs_moving kind,
@@ -132,6 +185,8 @@ struct fs_node *fs_node_get(struct relayfs *fs, const char *path,
 void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
 /* One more reference to a node already held. */
 void fs_node_ref(struct relayfs *fs, struct fs_node *node);
+/* One open handle of node fewer (its reference stays, for fs_node_put). */
+void fs_node_closed(struct relayfs *fs, struct fs_node *node);
 int fs_node_opens(struct relayfs *fs, struct fs_node *node);
 /* Lock node's mutex (without nodes_mutex: a push may hold the node's for
  * long) and return its open count as it stands while the mutex is held. */
@@ -203,6 +258,16 @@ void fs_drop_failed_copy_locked(struct fs_node *node);
 void fs_close_writer_locked(struct relayfs *fs, struct fs_node *node);
 /* Read-ahead jobs (the pool's function). */
 void fs_readahead_job(gpointer data, gpointer user_data);
+/* fs/push_stream.c (node's mutex held): after a write of n bytes at offset
+ * to a copy that was `before` bytes long, start, feed or give up the
+ * push that follows the writes; give it up; end it at close (0, or the
+ * push's error once the file went whole after all). */
+void fs_stream_follow_locked(struct relayfs *fs, struct fs_node *node,
+			     uint64_t offset, ssize_t n, uint64_t before);
+void fs_stream_stop_locked(struct fs_node *node);
+int fs_stream_push_locked(struct relayfs *fs, struct fs_node *node,
+			  const char *checksum);
+void fs_pull_hash_job(gpointer data, gpointer user_data);
 /* The retry thread: pushes staged copies that failed to push. */
 void fs_retry_start(struct relayfs *fs);
 void fs_retry_stop(struct relayfs *fs);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 static void pull_hash_reset_locked(struct fs_node *node);
+static const char *expected_checksum(struct relayfs *fs,
+				     const struct fs_node *node);
 
 static char *cache_key(const char *path, const char *version)
 {
@@ -21,18 +23,25 @@ int fs_push_locked(struct relayfs *fs, struct fs_node *node)
 	g_autofree char *why = NULL;
 	int ret;
 
+	if (node->write_error || !s || !s->dirty || node->deleted)
+		fs_stream_stop_locked(node);
 	if (node->write_error)
 		return node->write_error; /* never pushed half-written */
 	if (!s || !s->dirty || node->deleted)
 		return 0;
 	ret = cache_staged_checksum(s, &checksum);
+	if (ret < 0)
+		fs_stream_stop_locked(node);
 	/* one message for a failed push: the backend's words go in it */
 	relay_failures_gather();
 	if (ret == 0) {
 		fs_moving_start(node, FS_MOVING_PUSH, s->size);
 		relay_progress_watch(&node->moving_done);
-		ret = relay_push(fs->relay, s->relay_path, s->fd, s->size,
-				 s->mtime, checksum);
+		if (node->stream)
+			ret = fs_stream_push_locked(fs, node, checksum);
+		else
+			ret = relay_push(fs->relay, s->relay_path, s->fd,
+					 s->size, s->mtime, checksum);
 		relay_progress_watch(NULL);
 		fs_moving_stop(node);
 	}
@@ -144,6 +153,7 @@ int fs_stage_locked(struct relayfs *fs, struct fs_node *node, bool fetch)
 
 	if (node->staged)
 		return 0;
+	fs_pull_finish_now_locked(fs, node); /* the write's lock is next */
 	if (fetch) {
 		ret = fs_lookup(fs, node->path, &f);
 		if (ret == 0 && f->is_dir)
@@ -215,15 +225,21 @@ int fs_open_version_locked(struct relayfs *fs, struct fs_node *node)
 		return -EIO;
 	}
 	fs_close_reader_locked(fs, node);
+	fs_pull_finish_now_locked(fs, node); /* of the version it had */
 	if (node->item)
 		cache_item_unref(node->item);
 	relay_file_free(node->file);
 	node->file = f;
 	node->item = item;
 	node->pull_done = pulled_already(fs, f);
+	node->pull_checked = false;
 	node->pull_error = 0;
 	node->stale = false;
 	pull_hash_reset_locked(node);
+	/* what the pull's hash needs first is kept from the first fetch on,
+	 * before a hasher job has run */
+	if (!node->pull_done && expected_checksum(fs, node))
+		cache_item_keep_from(item, 0, fs->cfg->transfers + 2);
 	return 0;
 }
 
@@ -308,11 +324,9 @@ static int counted_sink_write(void *ctx, const void *data, size_t len)
 static int ahead_sink_write(void *ctx, const void *data, size_t len)
 {
 	struct counted_sink *c = ctx;
-	bool wanted;
+	/* without the node's mutex, which a reader may hold while it copies */
+	bool wanted = atomic_load(&c->node->read_locked);
 
-	g_mutex_lock(&c->node->mutex);
-	wanted = c->node->read_locked;
-	g_mutex_unlock(&c->node->mutex);
 	return wanted ? counted_sink_write(ctx, data, len) : -ECANCELED;
 }
 
@@ -371,39 +385,89 @@ static const char *expected_checksum(struct relayfs *fs,
 	return ph->checksum;
 }
 
-/* Hash the blocks that have arrived in order since the last call: the
- * pull's checksum overlaps its transfer (read-ahead keeps fetching). */
-static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node)
+/* Hash item's bytes from *at on that have arrived, in order: false when
+ * one was evicted before it could be (a full pass is needed then). */
+static bool hash_arrived(struct cache_item *item, struct cache_hasher *h,
+			 uint64_t *at, uint64_t size, uint64_t bs)
 {
-	const char *checksum = expected_checksum(fs, node);
-	uint64_t size = node->file->size;
-	uint64_t bs = cache_block_size(fs->cache);
 	char buf[1 << 16];
 
-	if (node->pull_done || !checksum || node->pull_hashed == UINT64_MAX)
+	while (*at < size) {
+		/* within one block: present, and not evicted meanwhile */
+		uint64_t in_block = bs - *at % bs;
+		size_t want = MIN(MIN(sizeof(buf), size - *at), in_block);
+		ssize_t n = cache_item_read_cached(item, buf, want, *at);
+
+		if (n == -EAGAIN)
+			return true; /* not here yet (or fetched again later) */
+		if (n <= 0)
+			return false;
+		cache_hasher_update(h, buf, n);
+		*at += n;
+	}
+	return true;
+}
+
+/* Hash the blocks that have arrived in order since the last call: the
+ * pull's checksum overlaps its transfer (read-ahead keeps fetching) and,
+ * with node's mutex let go meanwhile (let_go), the other readers' copies.
+ * One thread hashes at a time; the others go on. */
+static void pull_hash_ahead_locked(struct relayfs *fs, struct fs_node *node,
+				   bool let_go)
+{
+	const char *checksum = expected_checksum(fs, node);
+	uint64_t at = node->pull_hashed;
+	unsigned gen = node->pull_hash_gen;
+	struct cache_hasher *h;
+	struct cache_item *item;
+	bool ok;
+
+	if (node->pull_done || node->pull_checked || node->pull_error ||
+	    !checksum || at == UINT64_MAX || node->pull_hashing)
 		return;
 	if (!node->pull_hasher)
 		node->pull_hasher = cache_hasher_new(cache_hash_of_hex(checksum));
-	while (node->pull_hashed < size) {
-		/* within one block: present, and not evicted meanwhile */
-		uint64_t in_block = bs - node->pull_hashed % bs;
-		size_t want = MIN(MIN(sizeof(buf), size - node->pull_hashed),
-				  in_block);
-		ssize_t n = cache_item_read_cached(node->item, buf, want,
-						   node->pull_hashed);
-
-		if (n == -EAGAIN)
-			break; /* not here yet (or fetched again later) */
-		if (n <= 0) {
-			node->pull_hashed = UINT64_MAX; /* a full pass later */
-			return;
-		}
-		cache_hasher_update(node->pull_hasher, buf, n);
-		node->pull_hashed += n;
+	h = node->pull_hasher;
+	item = cache_item_ref(node->item);
+	node->pull_hashing = true;
+	if (let_go)
+		g_mutex_unlock(&node->mutex);
+	ok = hash_arrived(item, h, &at, node->file->size,
+			  cache_block_size(fs->cache));
+	if (let_go)
+		g_mutex_lock(&node->mutex);
+	node->pull_hashing = false;
+	g_cond_broadcast(&node->hash_cond);
+	if (gen != node->pull_hash_gen) {
+		cache_hasher_free(h); /* reset meanwhile: nobody's now */
+	} else {
+		node->pull_hashed = ok ? at : UINT64_MAX; /* or a full pass */
+		/* what is still to hash is evicted last */
+		if (ok)
+			cache_item_keep_from(item, at, fs->cfg->transfers + 2);
 	}
-	/* what is still to hash is evicted last */
-	cache_item_keep_from(node->item, node->pull_hashed,
-			     fs->cfg->transfers + 2);
+	cache_item_unref(item);
+}
+
+/* A hasher job: what has arrived of node's pull goes through its hash
+ * off the reader's path (the read's reply does not wait for it). */
+void fs_pull_hash_job(gpointer data, gpointer user_data)
+{
+	struct relayfs *fs = user_data;
+	struct fs_node *node = data;
+
+	g_mutex_lock(&node->mutex);
+	node->pull_hash_queued = false;
+	pull_hash_ahead_locked(fs, node, true);
+	g_mutex_unlock(&node->mutex);
+	fs_node_put(fs, node, false);
+}
+
+/* Wait until no thread hashes node's pull with its mutex let go. */
+static void pull_hash_wait_locked(struct fs_node *node)
+{
+	while (node->pull_hashing)
+		g_cond_wait(&node->hash_cond, &node->mutex);
 }
 
 /* Bytes a read got past the cache (its disk full) go through the pull's
@@ -415,8 +479,10 @@ static void pull_hash_direct_locked(struct relayfs *fs, struct fs_node *node,
 	const char *checksum = expected_checksum(fs, node);
 
 	if (node->pull_done || !checksum || len == 0 ||
-	    node->pull_hashed != offset ||
 	    cache_item_has(node->item, offset, len))
+		return;
+	pull_hash_wait_locked(node); /* its bytes come after the hasher's */
+	if (node->pull_done || node->pull_hashed != offset)
 		return;
 	if (!node->pull_hasher)
 		node->pull_hasher = cache_hasher_new(cache_hash_of_hex(checksum));
@@ -424,11 +490,38 @@ static void pull_hash_direct_locked(struct relayfs *fs, struct fs_node *node,
 	node->pull_hashed += len;
 }
 
+/* After a read that reached `end`: the hash catches up in this thread
+ * once the reads have reached the file's end (the check needs it, and
+ * the kernel's reads may come out of order: the last one to come checks)
+ * or when it lags by more than the blocks the cache keeps for it, else in
+ * a hasher job. */
+static void pull_hash_follow_locked(struct relayfs *fs, struct fs_node *node,
+				    uint64_t end)
+{
+	uint64_t bs = cache_block_size(fs->cache);
+	uint64_t lag = (fs->cfg->transfers + 2) * bs / 2;
+
+	if (node->pull_done || node->pull_hashed == UINT64_MAX ||
+	    !expected_checksum(fs, node))
+		return;
+	if (end >= node->file->size || node->seq_next >= node->file->size ||
+	    end > node->pull_hashed + lag) {
+		pull_hash_wait_locked(node);
+		pull_hash_ahead_locked(fs, node, true);
+	} else if (!node->pull_hash_queued && !node->pull_hashing) {
+		node->pull_hash_queued = true;
+		fs_node_ref(fs, node); /* see fs/lock_order.h: queuing */
+		g_thread_pool_push(fs->hashers, node, NULL);
+	}
+}
+
 static void pull_hash_reset_locked(struct fs_node *node)
 {
-	cache_hasher_free(node->pull_hasher);
+	if (!node->pull_hashing) /* else the hashing thread drops it */
+		cache_hasher_free(node->pull_hasher);
 	node->pull_hasher = NULL;
 	node->pull_hashed = 0;
+	node->pull_hash_gen++;
 }
 
 static int verify_checksum(struct relayfs *fs, struct fs_node *node)
@@ -439,7 +532,7 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 
 	if (!checksum)
 		return 0;
-	pull_hash_ahead_locked(fs, node);
+	pull_hash_ahead_locked(fs, node, false); /* the rest, mutex held */
 	if (node->pull_hasher && node->pull_hashed == node->file->size) {
 		hex = cache_hasher_finish(node->pull_hasher);
 		node->pull_hasher = NULL;
@@ -465,26 +558,31 @@ static int verify_checksum(struct relayfs *fs, struct fs_node *node)
 	return ret;
 }
 
+/* The pull ends: its read lock goes, unless the finishers have it. */
 static void release_read_lock_locked(struct relayfs *fs, struct fs_node *node)
 {
-	if (node->read_locked)
-		relay_lock_release(fs->relay, node->path);
+	if (node->finish_pending)
+		return;
+	if (node->read_locked) /* no reader waits for the deletion */
+		relay_lock_release_aside(fs->relay, node->path, NULL);
 	node->read_locked = false;
 	fs_moving_stop(node);
 }
 
-/* Every block is local: check it, register the pull, drop the lock. */
-static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
+/* Every block is local: check them, once; the registration waits for
+ * the reader's close (fs_close_reader_locked). */
+static int check_pull_locked(struct relayfs *fs, struct fs_node *node)
 {
-	bool removed = false;
 	int ret;
 
+	pull_hash_wait_locked(node); /* another reader's hashing first */
 	if (node->pull_error) { /* checked and refused already */
 		release_read_lock_locked(fs, node);
 		return node->pull_error;
 	}
+	if (node->pull_checked)
+		return 0;
 	ret = verify_checksum(fs, node);
-
 	if (ret == -EAGAIN) {
 		g_warning("pull of %s not registered: blocks of it left the "
 			  "cache before they could be checked in order",
@@ -497,16 +595,23 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 		release_read_lock_locked(fs, node);
 		return ret;
 	}
-	node->pull_done = true;
-	if (!node->read_locked)
-		ret = take_read_lock_locked(fs, node);
+	node->pull_checked = true;
+	fs_moving_stop(node);
+	return 0;
+}
+
+int fs_register_pull_locked(struct relayfs *fs, struct fs_node *node)
+{
+	bool removed = false;
+	int ret = node->read_locked ? 0 : take_read_lock_locked(fs, node);
+
 	if (ret == 0)
 		ret = relay_register_pull(fs->relay, node->path,
 					  node->file->placeholder, &removed);
 	if (ret < 0) {
 		fs_log_file(G_LOG_LEVEL_WARNING, node->path, ret,
 			    "pull of %s: registration failed: %s; tried again "
-			    "at the next open", node->path, g_strerror(-ret));
+			    "later", node->path, g_strerror(-ret));
 		node->pull_done = false;
 		fs_invalidate_parent(fs, node->path);
 	} else {
@@ -515,7 +620,7 @@ static int finish_pull_locked(struct relayfs *fs, struct fs_node *node)
 							node->file));
 	}
 	release_read_lock_locked(fs, node);
-	return 0;
+	return ret;
 }
 
 /* Blocks to fetch ahead of a sequential reader, in one request. */
@@ -624,7 +729,7 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	if (fetcher.item == node->item && !complete) {
 		pull_hash_direct_locked(fs, node, buf, (size_t)n,
 					(uint64_t)offset);
-		pull_hash_ahead_locked(fs, node);
+		pull_hash_follow_locked(fs, node, (uint64_t)offset + n);
 		/* every byte went through the hash in order, though some
 		 * blocks were evicted since (a file larger than the cache) */
 		complete = node->pull_hashed == node->file->size;
@@ -636,7 +741,7 @@ ssize_t fs_read_relay(struct relayfs *fs, struct fs_node *node, char *buf,
 	} else if (node->pull_done) {
 		release_read_lock_locked(fs, node); /* nothing left to fetch */
 	} else {
-		int ret = finish_pull_locked(fs, node);
+		int ret = check_pull_locked(fs, node);
 
 		if (ret < 0)
 			n = ret;
@@ -651,19 +756,28 @@ void fs_close_reader_locked(struct relayfs *fs, struct fs_node *node)
 	if (node->item && !node->pull_done &&
 	    (cache_item_complete(node->item) ||
 	     node->pull_hashed == node->file->size))
-		finish_pull_locked(fs, node);
+		check_pull_locked(fs, node);
+	if (node->pull_checked && !node->pull_done && !node->pull_error) {
+		node->pull_checked = false;
+		fs_pull_finish_defer_locked(fs, node);
+		return;
+	}
 	release_read_lock_locked(fs, node);
 }
 
-static void retry_pending(struct relayfs *fs)
+/* Push what is pending and due; returns when the next copy resting
+ * (with writeback) is due, or G_MAXINT64. */
+static gint64 retry_pending(struct relayfs *fs)
 {
 	g_autoptr(GPtrArray) pending = fs_nodes_pending(fs);
+	gint64 next_due = G_MAXINT64;
 
 	for (guint i = 0; i < pending->len; i++) {
 		struct fs_node *node = pending->pdata[i];
 
 		if (fs_push_deferred(fs, node)) {
 			/* resting still: a later round pushes it */
+			next_due = MIN(next_due, atomic_load(&node->push_due));
 		} else if (!fs_writeback_submit(fs, node)) {
 			if (fs_node_lock(fs, node) == 0)
 				fs_close_writer_locked(fs, node);
@@ -671,6 +785,7 @@ static void retry_pending(struct relayfs *fs)
 		}
 		fs_node_put(fs, node, false);
 	}
+	return next_due;
 }
 
 unsigned fs_retry_interval(void)
@@ -693,19 +808,21 @@ static void repair_locks(struct relayfs *fs)
 		relay_lock_repair(fs->relay, paths->pdata[i]);
 }
 
-/* With writeback, how often the retry thread looks for copies due. */
-#define WRITEBACK_TICK_US (G_USEC_PER_SEC / 4)
-
 /* Each round pushes what is pending and due; a round comes every retry
- * interval (which also repairs our locks), and with writeback every tick,
- * to start each push once its copy has rested. */
+ * interval (which also repairs our locks), and with writeback when the
+ * next resting copy is due, or writeback seconds on (a copy closed
+ * meanwhile is due after that), to start each push once its copy has
+ * rested. */
 static gpointer retry_main(gpointer data)
 {
 	struct relayfs *fs = data;
 	gint64 interval = (gint64)fs_retry_interval() * G_USEC_PER_SEC;
 	gint64 now = g_get_monotonic_time(), next_repair = now + interval;
+	gint64 rest = (gint64)fs->cfg->writeback * G_USEC_PER_SEC;
+	gint64 wake, next_due = G_MAXINT64;
 	bool first = true;
 
+	relay_thread_background(true); /* retries and repairs */
 	g_mutex_lock(&fs->retry_mutex);
 	while (!fs->stopping) {
 		g_mutex_unlock(&fs->retry_mutex);
@@ -714,20 +831,21 @@ static gpointer retry_main(gpointer data)
 		if (!relay_unanswered(fs->relay)) {
 			if (!first && now >= next_repair)
 				repair_locks(fs); /* fs_retry_start did it */
-			retry_pending(fs);
+			next_due = retry_pending(fs);
+			fs_pull_finish_replay(fs);
 		}
 		first = false;
 		now = g_get_monotonic_time();
 		if (now >= next_repair)
 			next_repair = now + interval;
 		atomic_store(&fs->retry_next, next_repair);
+		wake = next_repair;
+		if (rest > 0)
+			wake = MIN(wake, MIN(next_due, now + rest));
 		g_mutex_lock(&fs->retry_mutex);
 		if (!fs->stopping)
 			g_cond_wait_until(&fs->retry_cond, &fs->retry_mutex,
-					  fs->cfg->writeback ?
-						  MIN(next_repair,
-						      now + WRITEBACK_TICK_US) :
-						  next_repair);
+					  wake);
 		now = g_get_monotonic_time();
 	}
 	g_mutex_unlock(&fs->retry_mutex);
@@ -738,7 +856,12 @@ void fs_retry_start(struct relayfs *fs)
 {
 	g_autoptr(GPtrArray) left = cache_staged_pending(fs->cache,
 							 fs->hash_kind);
+	g_autoptr(GPtrArray) journaled = cache_journal_list(fs->cache);
 
+	/* what the journal names was left by an earlier mount that stopped */
+	for (guint i = 0; i < journaled->len; i++)
+		relay_lock_left_by_earlier_mount(fs->relay,
+						 journaled->pdata[i]);
 	/* a lock kept for a copy found here is held again for its push
 	 * (PROTOCOL.md, Repair: push it again from step 2), not released */
 	for (guint i = 0; i < left->len; i++)

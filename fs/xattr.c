@@ -36,8 +36,10 @@ static const char *staged_state(struct relayfs *fs, const char *path)
 
 	if (!node)
 		return NULL;
-	opens = fs_node_opens(fs, node);
 	g_mutex_lock(&node->mutex);
+	/* a handle closed whose release(2) is still on its way is no longer
+	 * open (relayfs_flush) */
+	opens = fs_node_opens(fs, node) - node->handles_done;
 	staged = node->staged && node->staged->dirty; /* not pushed yet */
 	g_mutex_unlock(&node->mutex);
 	fs_node_put(fs, node, false);

@@ -72,7 +72,11 @@ class Relay:
     pure-ftpd (ftp, ftps) writes as nobody: what a test puts in `dir`
     itself stays writable to it through an ACL that folders made later
     inherit; a chmod (shutil.copytree copies the modes) narrows it, and
-    share() widens it again. write() and each mount's start call it."""
+    share() widens it again. write() and each mount's start call it.
+
+    What a test reads of the relay it reads once the live mounts have
+    settled (Mount.settle: what closes left to the background is done),
+    unless the server is frozen: then as it is."""
 
     def __init__(self, kind, root, url, options=(), server=None):
         self.kind = kind
@@ -80,14 +84,28 @@ class Relay:
         self.url = url
         self.options = list(options)
         self.server = server
+        self.mounts = []
+
+    def settled(self):
+        if self.server is not None and getattr(self.server, "_frozen",
+                                               None):
+            return
+        for m in self.mounts:
+            if m.proc.poll() is None:
+                try:
+                    m.settle()
+                except OSError:
+                    pass  # going away: nothing left to wait for
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
     def names(self, sub=""):
+        self.settled()
         return sorted(os.listdir(self.path(sub)))
 
     def read(self, *parts):
+        self.settled()
         with open(self.path(*parts), "rb") as f:
             return f.read()
 
@@ -107,9 +125,16 @@ class Relay:
             self.server.share(None if rel is None else self.path(rel))
 
     def exists(self, *parts):
+        self.settled()
         return os.path.exists(self.path(*parts))
 
-    def locks(self):
+    def locks(self, settle=True):
+        """The lock files, once the live mounts have settled (settle=False
+        for a mount about to be stopped: the settle's folder handle would
+        still be open in the kernel, and its release lost, as libfuse's
+        leak of it under ASan shows)."""
+        if settle:
+            self.settled()
         found = []
         for top, _, files in os.walk(self.dir):
             found += [os.path.join(top, f) for f in files
@@ -202,6 +227,8 @@ class Mount:
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.allowed = []
         self._wait_mounted()
+        if hasattr(relay, "mounts"):
+            relay.mounts.append(self)
 
     def _wait_mounted(self):
         deadline = time.time() + 15
@@ -227,6 +254,15 @@ class Mount:
 
     def xattr(self, rel, name):
         return os.getxattr(self.p(rel), "user.relay." + name).decode()
+
+    def settle(self):
+        """fsync(2) of the mountpoint: the registrations and unlocks of
+        the pulls closed before it are on the relay once it returns."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def kill(self):
         """SIGKILL relayfs, as a crash would, and detach its mountpoint."""

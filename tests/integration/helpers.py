@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+import os
 import subprocess
 import time
 
@@ -21,9 +22,28 @@ def backends(*names):
 
 
 def push(mount, name, data):
-    """Write a file through a mount: its close pushes it."""
+    """Write a file through a mount: its close pushes it, and the unlock
+    that follows in the background is on the relay once this returns."""
     with open(mount.p(name), "w") as f:
         f.write(data)
+    mount.settle()
+
+
+def wait_for(predicate, seconds):
+    """predicate() once it holds, polled for at most seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def bytes_up(mount):
+    """The bytes mount has sent to the relay (user.relay.stats)."""
+    stats = dict(kv.split("=") for kv in os.getxattr(
+        mount.path, "user.relay.stats").decode().split())
+    return int(stats["bytes_up"])
 
 
 def sha512(data):

@@ -655,12 +655,15 @@ def grant(path, uid, recursive=True):
             perm = 6
         else:
             continue   # a symlink's target may be anywhere
-        os.setxattr(p, ACL_ACCESS, _acl((mode >> 6) & 7, uid, perm,
-                                        _acl_group(p, mode), mode & 7),
-                    follow_symlinks=False)
-        if perm == 7:
-            os.setxattr(p, ACL_DEFAULT, _acl(7, uid, 7, 5, 5),
+        try:
+            os.setxattr(p, ACL_ACCESS, _acl((mode >> 6) & 7, uid, perm,
+                                            _acl_group(p, mode), mode & 7),
                         follow_symlinks=False)
+            if perm == 7:
+                os.setxattr(p, ACL_DEFAULT, _acl(7, uid, 7, 5, 5),
+                            follow_symlinks=False)
+        except FileNotFoundError:
+            continue   # gone meanwhile: a lock a mount just released
 
 
 def _passive_range(size=2000, low=30000, high=60000):

@@ -12,22 +12,24 @@ from conftest import Mount
 from helpers import placeholder, tmpfs
 
 
-@pytest.fixture
-def small_cache(tmp_path):
-    """The cache folder of client alice on a 6 MiB tmpfs."""
-    with tmpfs(tmp_path / "cache-alice", "6m") as d:
+@pytest.fixture(params=["6m", "12m"])
+def small_cache(request, tmp_path):
+    """The cache folder of client alice on a small tmpfs: 6 MiB, or 12 MiB
+    (the 8 MiB past which a push follows the writes fit)."""
+    with tmpfs(tmp_path / "cache-alice", request.param) as d:
         yield d
 
 
 def test_write_that_overflows_the_cache_disk_is_never_pushed(
         relay, tmp_path, small_cache):
+    # a push that followed the writes is cut off by the one that fails
     alice = Mount(relay, "alice", str(tmp_path), [])
     try:
         with open(alice.p("big"), "wb") as f:
             f.write(b"version 1\n")
         with pytest.raises(OSError) as e:
             with open(alice.p("big"), "wb") as f:
-                for _ in range(16):
+                for _ in range(24):
                     f.write(os.urandom(1024 * 1024))
         assert e.value.errno == errno.ENOSPC
         # the relay keeps the previous version, and the failed copy is gone
@@ -103,6 +105,7 @@ def test_cache_keeps_its_bound_while_a_larger_file_is_read(
     assert int(stats["cache_used"]) <= 4 * mib + 64 * 1024
     assert int(stats["cache_disk_free"]) > 0
     # verified in order as the blocks came, so the pull registered
+    bob.settle()
     assert placeholder(relay.read(".big.placeholder"))[1] == ["bob"]
     # read again: what did not fit is fetched again, and reads right
     with open(bob.p("big"), "rb") as f:

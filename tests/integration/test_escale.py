@@ -89,6 +89,7 @@ def test_escale_relay_as_dave(relay, mount):
     before = relay.read(".b.bin.placeholder")
     with open(dave.p("b.bin"), "rb") as f:
         data = f.read()
+    dave.settle()
     assert data == bytes(range(256)) * 4096
     assert sha512(data) == placeholder(before)[0]["checksum"]
     after = relay.read(".b.bin.placeholder")

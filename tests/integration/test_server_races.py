@@ -9,9 +9,11 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import struct
 import subprocess
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -25,17 +27,20 @@ from helpers import backends, placeholder
 EXPECTED = {
     "apache": dict(mkcol_refuses=True, create_refuses=True,
                    put_if_match=True, delete_if_match=True,
-                   lists_dotfiles=True, etags_stable=True, step="MKCOL"),
+                   lists_dotfiles=True, etags_stable=True,
+                   cut_put_keeps=True, step="MKCOL"),
     "nginx": dict(mkcol_refuses=True, create_refuses=False,
                   put_if_match=False, delete_if_match=False,
-                  lists_dotfiles=False, etags_listed=False, step="MKCOL"),
+                  lists_dotfiles=False, etags_listed=False,
+                  cut_put_keeps=True, step="MKCOL"),
     "lighttpd": dict(mkcol_refuses=True, lock_exclusive=True,
                      create_refuses=True, put_if_match=True,
                      delete_if_match=True, lists_dotfiles=True,
-                     etags_stable=False, step="MKCOL"),
+                     etags_stable=False, cut_put_keeps=True, step="MKCOL"),
     "rclone": dict(mkcol_refuses=False, lock_exclusive=True,
                    create_refuses=False, put_if_match=False,
-                   lists_dotfiles=True, etags_stable=True, step="LOCK"),
+                   lists_dotfiles=True, etags_stable=True,
+                   cut_put_keeps=False, step="LOCK"),
 }
 
 
@@ -110,6 +115,57 @@ def test_the_probe_finds_what_each_server_does(server, tmp_path):
     for key, value in want.items():
         assert facts.getboolean(key) == value, key
     assert not [n for n in os.listdir(root) if "probe" in n]
+
+
+def cut_put(url, path, body):
+    """A chunked PUT whose client dies before the last chunk: the
+    connection closes after body."""
+    u = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    try:
+        sock.sendall(("PUT %s/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n" % (
+                          u.path, path, u.hostname, u.port)).encode())
+        sock.sendall(b"%x\r\n%s\r\n" % (len(body), body))
+        time.sleep(0.05)
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))  # a reset, as a crash
+        sock.close()
+
+
+def test_a_cut_upload_leaves_the_old_content_where_the_probe_says_so(
+        server, tmp_path):
+    """relayfs streams a push while its file is written only where the
+    probe found that an upload cut off leaves the old content: 8 cut
+    uploads of 1 KiB to 16 MiB, each followed by a GET half a second
+    later (the server has handled the request then), never show anything
+    else.
+    Where the probe found otherwise (rclone), some cut does show."""
+    kind, srv, root = server
+    facts, _ = probe(kind, srv, root, tmp_path)
+    u = urllib.parse.urlsplit(srv.url)
+    old = b"old content\n"
+    with open(os.path.join(root, "c"), "wb") as f:
+        f.write(old)
+    seen = []
+    for n in range(8):
+        cut_put(srv.url, "c", os.urandom(1024 << (2 * n)))
+        time.sleep(0.5)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        try:
+            conn.request("GET", u.path + "/c")
+            resp = conn.getresponse()
+            seen.append((resp.status, resp.read()))
+        except http.client.HTTPException as e:
+            seen.append((0, str(e).encode()))
+        finally:
+            conn.close()
+    kept = [s == (200, old) for s in seen]
+    if facts.getboolean("cut_put_keeps"):
+        assert all(kept), [s[0] for s in seen]
+    else:
+        assert not all(kept)
 
 
 LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'

@@ -4,11 +4,13 @@ the relay folder holds after each step (PROTOCOL.md, Push and Pull)."""
 import errno
 import os
 import subprocess
+import threading
 import time
 
 import pytest
 
-from helpers import backends, placeholder, push, run, sha512
+from helpers import (backends, bytes_up, placeholder, push, run, sha512,
+                     wait_for)
 
 
 def specials(names):
@@ -41,6 +43,7 @@ def test_push_then_pull_removes_content(relay, mount, tmp_path):
     assert os.stat(bob.p("big.bin")).st_mtime == 1600000000
     r = run("cmp", str(src / "big.bin"), bob.p("big.bin"), check=False)
     assert r.returncode == 0, r.stderr + r.stdout
+    bob.settle()
     meta, pullers = placeholder(relay.read(".big.bin.placeholder"))
     assert pullers == ["bob"]
     assert not relay.exists("big.bin")
@@ -67,6 +70,7 @@ def test_two_pullers(relay, mount, tmp_path):
         assert f.read() == data
     with open(bob.p("f.bin"), "rb") as f:
         assert f.read() == data
+    bob.settle()
     assert placeholder(relay.read(".f.bin.placeholder"))[1] == ["bob"]
     assert relay.read("f.bin") == data
     assert "f.bin" in os.listdir(carol.path)
@@ -74,6 +78,7 @@ def test_two_pullers(relay, mount, tmp_path):
 
     with open(carol.p("f.bin"), "rb") as f:
         assert f.read() == data
+    carol.settle()
     assert placeholder(relay.read(".f.bin.placeholder"))[1] == ["bob",
                                                                  "carol"]
     assert not relay.exists("f.bin")
@@ -91,6 +96,7 @@ def test_partial_read_registers_nothing(relay, mount):
     out = subprocess.run(["head", "-c", "100", bob.p(relay_file)],
                          check=True, capture_output=True).stdout
     assert out == data[:100]
+    bob.settle()
     assert placeholder(relay.read(".large.bin.placeholder"))[1] == []
     assert relay.exists(relay_file)
     assert relay.locks() == []
@@ -126,6 +132,7 @@ def test_corrupt_content_is_not_registered(relay, mount):
     except OSError as e:
         raised = e.errno
     assert raised == 5  # EIO
+    bob.settle()
     assert placeholder(relay.read(".x.txt.placeholder"))[1] == []
     assert relay.exists("x.txt")
     assert relay.locks() == []
@@ -150,6 +157,7 @@ def test_corrupt_multi_block_content_is_not_registered(relay, mount):
         with open(bob.p("big.bin"), "rb") as f:
             f.read()
     assert e.value.errno == 5  # EIO
+    bob.settle()
     assert placeholder(relay.read(".big.bin.placeholder"))[1] == []
     assert relay.exists("big.bin")
     assert relay.locks() == []
@@ -164,12 +172,14 @@ def test_content_removed_while_reading(relay, mount):
     try:
         with open(carol.p("f"), "rb") as g:
             assert g.read() == b"x" * 3000000
+        carol.settle()
         assert not relay.exists("f")
         with pytest.raises(OSError) as e:
             f.read()
         assert e.value.errno == errno.ESTALE
     finally:
         f.close()
+    bob.settle()
     assert relay.locks() == []
 
 
@@ -178,12 +188,14 @@ def test_pushed_again_after_a_pull(relay, mount):
     push(alice, "f", "v1\n")
     bob = mount("bob")
     assert open(bob.p("f")).read() == "v1\n"
+    bob.settle()
     assert not relay.exists("f")
     push(alice, "f", "version2\n")
     os.utime(alice.p("f"), (1600000000, 1600000000))
     assert bob.xattr("f", "pullers") == ""
     assert bob.xattr("f", "timestamp") == "1600000000"
     assert open(bob.p("f")).read() == "version2\n"
+    bob.settle()
     assert placeholder(relay.read(".f.placeholder"))[1] == ["bob"]
     assert not relay.exists("f")
 
@@ -200,7 +212,38 @@ def test_version_replaced_after_listing_is_not_mixed(relay, mount):
     assert e.value.errno == errno.ESTALE
     with open(bob.p("f"), "rb") as f:
         assert f.read() == b"b" * 400000
+    bob.settle()
     assert relay.locks() == []
+
+
+def test_one_connection_serves_readers_of_several_files_at_once(
+        relay, mount):
+    # with transfers=1, each reader's lock is taken beside the fetch that
+    # waits for it, on a connection of its own: the fetch never holds the
+    # only one while its lock waits for it
+    alice = mount("alice")
+    data = {"f%d" % i: os.urandom(200000 + i) for i in range(3)}
+    for name, content in data.items():
+        with open(alice.p(name), "wb") as f:
+            f.write(content)
+    bob = mount("bob", "transfers=1", "block_size=64K")
+    got = {}
+
+    def read(name):
+        with open(bob.p(name), "rb") as f:
+            got[name] = f.read()
+
+    readers = [threading.Thread(target=read, args=(n,)) for n in data]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join(60)
+    assert not any(t.is_alive() for t in readers), "a reader hangs"
+    assert got == data
+    push(bob, "back.txt", "written with one connection\n")
+    assert relay.read("back.txt") == b"written with one connection\n"
+    assert relay.locks() == []
+    assert bob.unmount() == 0
 
 
 @backends("webdav")
@@ -228,8 +271,9 @@ def test_a_cold_sequential_read_takes_at_most_two_gets(relay, mount):
 @backends("webdav")
 def test_a_reader_that_closes_early_stops_its_read_ahead(relay, mount):
     """The streaming read-ahead ends with the pull: closing after the
-    first blocks leaves most of the file unfetched."""
-    data = os.urandom(32 * 1024 * 1024)
+    first blocks leaves most of the file unfetched (a file large enough
+    that the stream, as fast as loopback goes, is far from its end)."""
+    data = os.urandom(128 * 1024 * 1024)
     alice = mount("alice", "block_size=1M")
     with open(alice.p("big"), "wb") as f:
         f.write(data)
@@ -239,5 +283,66 @@ def test_a_reader_that_closes_early_stops_its_read_ahead(relay, mount):
     time.sleep(1)
     stats = dict(kv.split("=") for kv in
                  os.getxattr(bob.path, "user.relay.stats").decode().split())
-    assert int(stats["bytes_down"]) < 28 * 1024 * 1024, stats
+    assert int(stats["bytes_down"]) < 100 * 1024 * 1024, stats
     assert relay.locks() == []
+
+
+MIB = 1024 * 1024
+
+
+@backends("webdav", "webdavs", "nginx")
+def test_a_large_file_written_in_order_goes_out_while_it_is_written(
+        relay, mount):
+    """Past 8 MiB written in order, the push starts under its write lock
+    and follows the writes in one PUT; the close sends the placeholder."""
+    data = os.urandom(24 * MIB)
+    alice = mount("alice")
+    relay.server.clear_log()
+    with open(alice.p("big"), "wb") as f:
+        for i in range(24):
+            f.write(data[i * MIB:(i + 1) * MIB])
+        f.flush()
+        assert wait_for(lambda: bytes_up(alice) >= 20 * MIB, 30)
+        assert [os.path.basename(p) for p in
+                relay.locks(settle=False)] == [".big.lock"]
+        # the server keeps what it gets aside until the upload ends
+        assert not os.path.exists(relay.path("big"))
+    assert relay.read("big") == data
+    meta, pullers = placeholder(relay.read(".big.placeholder"))
+    assert meta["checksum"] == sha512(data) and pullers == []
+    assert relay.locks() == []
+    puts = [p for m, p, s in relay.server.requests() if m == "PUT"]
+    assert puts.count("/dav/big") == 1, puts
+
+
+def test_a_writer_that_goes_back_has_its_file_pushed_whole_at_close(
+        relay, mount):
+    data = bytearray(os.urandom(20 * MIB))
+    alice = mount("alice")
+    with open(alice.p("big"), "wb") as f:
+        f.write(data[:12 * MIB])
+        f.flush()
+        f.seek(100)
+        f.write(b"X" * 10)
+        data[100:110] = b"X" * 10
+        f.seek(12 * MIB)
+        f.write(data[12 * MIB:])
+    assert relay.read("big") == data
+    meta, _ = placeholder(relay.read(".big.placeholder"))
+    assert meta["checksum"] == sha512(bytes(data))
+    assert relay.locks() == []
+
+
+def test_a_push_cut_off_just_before_close_still_lands_at_close(
+        relay, mount):
+    """A truncate cuts the upload off; the close right after pushes the
+    file whole, taking the lock the cut upload is still giving back."""
+    alice = mount("alice")
+    for n in range(3):
+        data = os.urandom(12 * MIB)
+        with open(alice.p("big"), "wb") as f:
+            f.write(data)
+            f.flush()
+            f.truncate(10 * MIB + n)
+        assert relay.read("big") == data[:10 * MIB + n]
+        assert relay.locks() == []

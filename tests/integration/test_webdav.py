@@ -55,6 +55,7 @@ def test_request_counts(relay, mount, tmp_path):
     bob = mount("bob", "dir_cache=10")
     srv.clear_log()
     run("cat", bob.p("one.py"))
+    bob.settle()
     reqs = methods(srv)
     assert len(reqs) <= 10, reqs
     assert [m for m, _ in reqs].count("PROPFIND") <= 2, reqs

@@ -47,6 +47,7 @@ def test_writeback_fsync_pushes_at_once(relay, mount):
         f.flush()
         os.fsync(f.fileno())
         assert relay.read("s.txt") == b"synced\n"
+    alice.settle()
     assert relay.locks() == []
 
 
