@@ -5,6 +5,7 @@
 #include "cache/file_error.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 static char *entry_file(struct cache *c, const char *folder,
@@ -59,8 +60,13 @@ static GPtrArray *entries_read(struct cache *c, const char *folder,
 	const char *name;
 
 	while (d && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *file = g_build_filename(dir, name, NULL);
+		g_autofree char *file = NULL;
 
+		/* an entry is named by a bare hash; "hash.XXXXXX" is one
+		 * being written (g_file_set_contents), not ours to judge */
+		if (strchr(name, '.'))
+			continue;
+		file = g_build_filename(dir, name, NULL);
 		if (!read_one(file, out))
 			g_unlink(file);
 	}
