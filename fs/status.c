@@ -92,6 +92,21 @@ static void add_node(GKeyFile *kf, struct relayfs *fs, struct fs_node *node,
 				     (next - now + 999999) / G_USEC_PER_SEC);
 }
 
+/* One group per pull read whose registration is not done yet: the
+ * journal's entries, whether their job runs or waits for a retry. */
+static void add_registrations(GKeyFile *kf, struct relayfs *fs)
+{
+	g_autoptr(GPtrArray) pulls = cache_journal_pulls(fs->cache);
+
+	for (guint i = 0; i < pulls->len; i++) {
+		const struct cache_journal_pull *p = pulls->pdata[i];
+		char group[32];
+
+		snprintf(group, sizeof(group), "registration %u", i + 1);
+		g_key_file_set_string(kf, group, "path", p->path);
+	}
+}
+
 char *fs_status_text(struct relayfs *fs)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -107,6 +122,7 @@ char *fs_status_text(struct relayfs *fs)
 	while (g_hash_table_iter_next(&it, NULL, &value))
 		add_node(kf, fs, value, &n);
 	g_mutex_unlock(&fs->nodes_mutex);
+	add_registrations(kf, fs);
 	text = g_key_file_to_data(kf, NULL, NULL);
 	g_key_file_free(kf);
 	return text;
@@ -187,6 +203,14 @@ static void print_pending(GKeyFile *kf, const char *group)
 	g_clear_error(&missing);
 }
 
+static void print_registration(GKeyFile *kf, const char *group)
+{
+	g_autofree char *path = g_key_file_get_string(kf, group, "path", NULL);
+
+	printf("    %s  read, its pull not registered on the relay yet\n",
+	       path);
+}
+
 static void print_groups(GKeyFile *kf, const char *prefix, const char *title,
 			 void (*print)(GKeyFile *, const char *))
 {
@@ -227,6 +251,7 @@ static void print_status(GKeyFile *kf)
 	print_counters(kf);
 	print_groups(kf, "transfer ", "transfers ", print_transfer);
 	print_groups(kf, "pending ", "pending   ", print_pending);
+	print_groups(kf, "registration ", "registering", print_registration);
 }
 
 /* 0 after printing the mount at mnt, else 1 after a message. */

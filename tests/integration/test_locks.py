@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from helpers import backends, placeholder, push, wait_until
+from conftest import BIN
+from helpers import backends, placeholder, push, run, wait_until
 
 WRITE_LOCK = "lock%1.0\nowner: zed\nmode: w"
 READ_LOCK = "lock%1.0\nowner: zed\nmode: r"
@@ -196,12 +197,17 @@ def test_reader_close_leaves_registration_and_unlock_to_the_background(
     try:
         f.close()  # returns with the relay silent: nothing waits for it
         assert relay.exists(".f.bin.lock")
+        shown = run(BIN, "status", bob.path, timeout=30).stdout
+        assert "  registering\n    f.bin  read, its pull not registered" \
+            in shown, shown
     finally:
         relay.server.thaw()
     bob.settle()
     assert placeholder(relay.read(".f.bin.placeholder"))[1] == ["bob"]
     assert relay.locks() == []
     assert not relay.exists("f.bin")
+    shown = run(BIN, "status", bob.path, timeout=30).stdout
+    assert "  registering none\n" in shown, shown
 
 
 @backends("webdav")
