@@ -72,8 +72,8 @@
  * push_error, staged_live, opens) and relayfs->retry_next are atomics,
  * read under nodes_mutex alone (fs/status.c), so a status never waits for
  * a push; its list of registrations to do is the pulls' journal, files
- * read holding no mutex. The log writer (fs/log.c) takes no lock: any thread may log
- * while holding any of the above.
+ * read holding no mutex. The log writer (fs/log.c) takes no lock: any
+ * thread may log while holding any of the above.
  */
 
 #endif
