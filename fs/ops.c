@@ -392,7 +392,7 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 		g_mutex_unlock(&node->mutex); /* another handle still open */
 		return 0;
 	}
-	if (handle->writer && fs->cfg->writeback && !node->write_error) {
+	if (handle->writer && fs->cfg->writeback_ms && !node->write_error) {
 		ret = fs_defer_push_locked(fs, node);
 		handle->wrote = false;
 	} else if (handle->writer) {

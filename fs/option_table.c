@@ -50,11 +50,12 @@ const struct spec option_specs[N_OPTS] = {
 			"ALGO", "sha512, sha256 or none"},
 	[O_TRANSFERS] = {"transfers", K_UINT, CFG(transfers), 1, 64, "4", "N",
 			 "parallel requests, 1 to 64"},
-	[O_WRITEBACK] = {"writeback", K_UINT, CFG(writeback), 0, 86400, "0",
-			 "SECONDS", "close returns once the copy is safe on "
-				    "disk, and the push starts after SECONDS "
-				    "without writes (0: close pushes and "
-				    "returns the push's result)"},
+	[O_WRITEBACK] = {"writeback", K_MSECS, CFG(writeback_ms), 0,
+			 86400000, "0", "SECONDS",
+			 "close returns once the copy is safe on disk, and "
+			 "the push starts after SECONDS without writes "
+			 "(such as 5 or 0.2; 0: close pushes and returns the "
+			 "push's result)"},
 	[O_TIMEOUT] = {"timeout", K_UINT, CFG(timeout), 1, 86400, "30",
 		       "SECONDS", "a request that moves no data this long "
 				  "fails (connecting: at most 10 s)"},

@@ -138,6 +138,11 @@ static void bad_value(const struct spec *s, const char *text,
 		else
 			hint = g_strdup("a whole number");
 		break;
+	case K_MSECS:
+		hint = g_strdup_printf("seconds from %" PRIu64 " to %" PRIu64
+				       ", with at most 3 decimals, such as "
+				       "0.5", s->min / 1000, s->max / 1000);
+		break;
 	case K_SIZE:
 		hint = g_strdup("a size such as 512M or 1G");
 		break;
@@ -173,6 +178,43 @@ static int set_uint(const struct spec *s, const char *text,
 
 	if (!g_ascii_string_to_unsigned(text, 10, s->min, s->max, &value,
 					NULL)) {
+		bad_value(s, text, where);
+		return -1;
+	}
+	*field = (unsigned)value;
+	return 0;
+}
+
+/* "2", "0.5" or "1.250" seconds, as milliseconds; no sign, exponent or
+ * more than 3 decimals, so that no rounding happens. */
+static bool parse_msecs(const char *text, guint64 *ms)
+{
+	const char *dot = strchr(text, '.');
+	g_autofree char *whole = g_strndup(text, dot ? (gsize)(dot - text)
+						     : strlen(text));
+	guint64 secs, frac = 0;
+	size_t decimals = dot ? strlen(dot + 1) : 0;
+
+	if (!g_ascii_string_to_unsigned(whole, 10, 0, G_MAXUINT32, &secs,
+					NULL))
+		return false;
+	if (dot && (decimals < 1 || decimals > 3 ||
+		    !g_ascii_isdigit(dot[1]) ||
+		    !g_ascii_string_to_unsigned(dot + 1, 10, 0, 999, &frac,
+						NULL)))
+		return false;
+	for (size_t i = decimals; i < 3; i++)
+		frac *= 10;
+	*ms = secs * 1000 + frac;
+	return true;
+}
+
+static int set_msecs(const struct spec *s, const char *text,
+		     const char *where, unsigned *field)
+{
+	guint64 value;
+
+	if (!parse_msecs(text, &value) || value < s->min || value > s->max) {
 		bad_value(s, text, where);
 		return -1;
 	}
@@ -370,6 +412,8 @@ int option_apply(const struct spec *s, const char *text, const char *where,
 	switch (s->kind) {
 	case K_UINT:
 		return set_uint(s, text, where, field);
+	case K_MSECS:
+		return set_msecs(s, text, where, field);
 	case K_SIZE:
 	case K_BLOCK:
 		return set_size(s, text, where, field);

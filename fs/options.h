@@ -26,7 +26,8 @@ struct relayfs_config {
 	enum cache_hash checksum;	/* checksum= */
 	unsigned transfers;	/* default 4, >= 1 */
 	unsigned timeout;	/* seconds without progress, default 30 */
-	unsigned writeback;	/* seconds a closed copy rests; 0: push at close */
+	unsigned writeback_ms;	/* how long a closed copy rests, in ms; 0:
+				 * push at close */
 	char *cacert;
 	bool insecure;
 	bool advisory_locks;	/* mount for writing without an exclusive step */

@@ -43,6 +43,8 @@ enum kind {
 	K_MOUNT,	/* mountpoint: set by option_set_mountpoint() */
 	K_NAME,		/* client name */
 	K_UINT,		/* unsigned, min..max */
+	K_MSECS,	/* seconds with up to 3 decimals, kept as unsigned
+			 * milliseconds, min..max (in ms) */
 	K_SIZE,		/* uint64_t with a K/M/G/T suffix, min..max */
 	K_BLOCK,	/* K_SIZE and a power of two */
 	K_CHECKSUM,

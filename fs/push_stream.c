@@ -26,7 +26,7 @@ void fs_stream_follow_locked(struct relayfs *fs, struct fs_node *node,
 	}
 	/* once, as the file passes the mark; with writeback the push waits
 	 * for the writes to end */
-	if (in_order && s->in_order && !fs->cfg->writeback &&
+	if (in_order && s->in_order && !fs->cfg->writeback_ms &&
 	    !node->deleted && s->size >= STREAM_AFTER &&
 	    before < STREAM_AFTER)
 		node->stream = relay_stream_start(fs->relay, s->relay_path,

@@ -61,7 +61,7 @@ static void add_node(GKeyFile *kf, struct relayfs *fs, struct fs_node *node,
 		       atomic_load(&node->opens) == 0;
 	gint64 now = g_get_monotonic_time();
 	/* with writeback a copy waits for its own time, else for the round */
-	gint64 due = fs->cfg->writeback ? atomic_load(&node->push_due) : 0;
+	gint64 due = fs->cfg->writeback_ms ? atomic_load(&node->push_due) : 0;
 	gint64 next = due > now ? due : atomic_load(&fs->retry_next);
 	char group[32];
 

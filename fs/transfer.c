@@ -818,7 +818,7 @@ static gpointer retry_main(gpointer data)
 	struct relayfs *fs = data;
 	gint64 interval = (gint64)fs_retry_interval() * G_USEC_PER_SEC;
 	gint64 now = g_get_monotonic_time(), next_repair = now + interval;
-	gint64 rest = (gint64)fs->cfg->writeback * G_USEC_PER_SEC;
+	gint64 rest = (gint64)fs->cfg->writeback_ms * 1000;
 	gint64 wake, next_due = G_MAXINT64;
 	bool first = true;
 

@@ -10,7 +10,7 @@ bool fs_push_deferred(struct relayfs *fs, struct fs_node *node)
 	gint64 due = atomic_load(&node->push_due);
 
 	/* without writeback a failed push is retried at every round */
-	return fs->cfg->writeback && due != 0 &&
+	return fs->cfg->writeback_ms && due != 0 &&
 	       due > g_get_monotonic_time() && !atomic_load(&fs->pushing_all);
 }
 
@@ -18,7 +18,7 @@ int fs_defer_push_locked(struct relayfs *fs, struct fs_node *node)
 {
 	struct cache_staged *s = node->staged;
 	gint64 due = g_get_monotonic_time() +
-		     (gint64)fs->cfg->writeback * G_USEC_PER_SEC;
+		     (gint64)fs->cfg->writeback_ms * 1000;
 	int ret = 0;
 
 	if (!s || !s->dirty || node->deleted)
@@ -61,7 +61,7 @@ static void push_job(gpointer data, gpointer user_data)
 
 void fs_writeback_start(struct relayfs *fs)
 {
-	if (fs->cfg->writeback)
+	if (fs->cfg->writeback_ms)
 		fs->pushers = g_thread_pool_new(push_job, fs,
 						(gint)fs->cfg->transfers, FALSE,
 						NULL);

@@ -28,7 +28,7 @@ def test_writeback_close_leaves_the_push_for_later_and_unmount_does_it(
 
 @backends("local", "webdav")
 def test_writeback_push_starts_once_the_file_has_rested(relay, mount):
-    alice = mount("alice", "writeback=1", "transfers=2")
+    alice = mount("alice", "writeback=0.3", "transfers=2")
     for i in range(5):
         with open(alice.p("f%d.txt" % i), "w") as f:
             f.write("file %d\n" % i)

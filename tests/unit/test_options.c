@@ -169,6 +169,19 @@ static const struct bad_case bad_cases[] = {
 	{"pullers-overflow", NULL, {"-o", "pullers=4294967296", "@/mnt"}, E,
 	 "relayfs: bad value for pullers: '4294967296' (a whole number >= "
 	 "1)\n"},
+	{"writeback-4-decimals", NULL, {"-o", "writeback=0.1250", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '0.1250' (seconds from 0 to "
+	 "86400, with at most 3 decimals, such as 0.5)\n"},
+	{"writeback-unit", NULL, {"-o", "writeback=5s", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '5s' (*)\n"},
+	{"writeback-no-decimal", NULL, {"-o", "writeback=1.", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '1.' (*)\n"},
+	{"writeback-sign", NULL, {"-o", "writeback=1.-5", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '1.-5' (*)\n"},
+	{"writeback-exponent", NULL, {"-o", "writeback=1e3", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '1e3' (*)\n"},
+	{"writeback-too-long", NULL, {"-o", "writeback=86400.001", "@/mnt"}, E,
+	 "relayfs: bad value for writeback: '86400.001' (*)\n"},
 	{"transfers-0", NULL, {"-o", "transfers=0", "@/mnt"}, E,
 	 "relayfs: bad value for transfers: '0' (a whole number from 1 to "
 	 "64)\n"},
@@ -786,6 +799,35 @@ static const struct size_case size_cases[] = {
 	{"1e3", false, 0},
 };
 
+/* writeback takes whole or decimal seconds, kept exactly in ms */
+static void test_writeback_seconds(void)
+{
+	static const struct {
+		const char *text;
+		unsigned ms;
+	} cases[] = {
+		{"0", 0}, {"5", 5000}, {"0.2", 200}, {"1.25", 1250},
+		{"0.001", 1}, {"86400", 86400000}, {"007.5", 7500},
+	};
+
+	make_tree();
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct relayfs_config cfg;
+		struct fuse_args args;
+		g_autofree char *opt = g_strdup_printf("writeback=%s",
+						       cases[i].text);
+
+		g_test_message("writeback=%s", cases[i].text);
+		g_assert_cmpint(parse((const char *[]){"-o", opt, "@/mnt",
+						       NULL},
+				      &cfg, &args),
+				==, RELAYFS_PARSE_OK);
+		g_assert_cmpuint(cfg.writeback_ms, ==, cases[i].ms);
+		relayfs_config_clear(&cfg);
+		fuse_opt_free_args(&args);
+	}
+}
+
 static void test_sizes(void)
 {
 	uint64_t value;
@@ -843,5 +885,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/options/config-names-mount", test_config_names_mount);
 	g_test_add_func("/options/flags", test_flags);
 	g_test_add_func("/options/sizes", test_sizes);
+	g_test_add_func("/options/writeback-seconds", test_writeback_seconds);
 	return g_test_run();
 }
