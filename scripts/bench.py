@@ -59,6 +59,7 @@ STEP_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 # a delayed link (scripts/delay_proxy.py) in front of Apache: every
 # WebDAV tool runs again through it, as "TOOL@wan"
 RTT_MS = float(os.environ.get("BENCH_RTT_MS", "0"))
+WRITEBACK = os.environ.get("BENCH_WRITEBACK", "1")
 if RTT_MS > 0:
     TOOLS += [t + "@wan" for t in TOOLS
               if t in ("curl", "relayfs", "relayfs-wb", "rclone", "davfs2")]
@@ -317,10 +318,11 @@ class Relayfs(Tool):
 
 
 class RelayfsWriteback(Relayfs):
-    """relayfs with -o writeback=1: close returns once the copy is on
-    disk; a write is counted until its PUT is in the server's log."""
+    """relayfs with -o writeback=BENCH_WRITEBACK (1): close returns once
+    the copy is on disk; a write is counted until its PUT is in the
+    server's log and no lock is left."""
     name = "relayfs-wb"
-    options = ",writeback=1"
+    options = ",writeback=" + WRITEBACK
 
 
 class Rclone(Tool):

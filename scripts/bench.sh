@@ -20,7 +20,8 @@
 #   BENCH_RUNS      runs; each figure is the median (default 3)
 #   BENCH_TOOLS     tools to run (default "curl relayfs rclone davfs2
 #                   curl-ftp relayfs-ftp curl-sftp relayfs-sftp"; also
-#                   relayfs-wb, relayfs with -o writeback=1)
+#                   relayfs-wb, relayfs with -o writeback=BENCH_WRITEBACK)
+#   BENCH_WRITEBACK seconds of rest for relayfs-wb (default 1; e.g. 0.2)
 #   BENCH_DIR       where the work folder goes (default /dev/shm, a tmpfs)
 #   BENCH_TIMEOUT   seconds before a step counts as hung (default 600)
 #   BENCH_JSON      also write the raw figures to this file
