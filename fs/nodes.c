@@ -123,9 +123,9 @@ void fs_node_staged_changed_locked(struct fs_node *node)
 			 node->staged != NULL && !node->deleted);
 }
 
-int fs_node_opens(struct relayfs *fs, struct fs_node *node)
+int fs_node_in_use_locked(struct fs_node *node)
 {
-	return atomic_load(&node->opens);
+	return atomic_load(&node->opens) - node->handles_done;
 }
 
 void fs_node_orphan(struct relayfs *fs, struct fs_node *node)

@@ -369,7 +369,6 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 	struct relayfs *fs = relayfs_get();
 	struct fs_handle *handle = handle_of(fi);
 	struct fs_node *node = handle->node;
-	int opens;
 	int ret = 0;
 
 	/* a child that inherited the descriptor closing it: not the end of
@@ -381,14 +380,12 @@ static int relayfs_flush(const char *path, struct fuse_file_info *fi)
 	 * through another descriptor, whose close pushes once */
 	if (handle->writer && !handle->wrote)
 		return 0;
-	opens = fs_node_lock(fs, node);
+	fs_node_lock(fs, node);
 	if (!handle->done) {
 		handle->done = true;
 		node->handles_done++;
 	}
-	/* handles closed before whose release(2) is still on its way (the
-	 * kernel sends it later, asynchronously) are no longer open */
-	if (opens - node->handles_done > 0) {
+	if (fs_node_in_use_locked(node) > 0) {
 		g_mutex_unlock(&node->mutex); /* another handle still open */
 		return 0;
 	}

@@ -187,7 +187,10 @@ void fs_node_put(struct relayfs *fs, struct fs_node *node, bool was_open);
 void fs_node_ref(struct relayfs *fs, struct fs_node *node);
 /* One open handle of node fewer (its reference stays, for fs_node_put). */
 void fs_node_closed(struct relayfs *fs, struct fs_node *node);
-int fs_node_opens(struct relayfs *fs, struct fs_node *node);
+/* Node's handles still in use (node->mutex held): the open ones, less
+ * those their owner closed whose release(2) is still on its way (the
+ * kernel sends it later, asynchronously). */
+int fs_node_in_use_locked(struct fs_node *node);
 /* Lock node's mutex (without nodes_mutex: a push may hold the node's for
  * long) and return its open count as it stands while the mutex is held. */
 int fs_node_lock(struct relayfs *fs, struct fs_node *node);

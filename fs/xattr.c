@@ -37,9 +37,7 @@ static const char *staged_state(struct relayfs *fs, const char *path)
 	if (!node)
 		return NULL;
 	g_mutex_lock(&node->mutex);
-	/* a handle closed whose release(2) is still on its way is no longer
-	 * open (relayfs_flush) */
-	opens = fs_node_opens(fs, node) - node->handles_done;
+	opens = fs_node_in_use_locked(node);
 	staged = node->staged && node->staged->dirty; /* not pushed yet */
 	g_mutex_unlock(&node->mutex);
 	fs_node_put(fs, node, false);
