@@ -98,9 +98,10 @@ def test_push_refused_by_foreign_lock_is_kept_and_retried(relay, mount):
     with open(alice.p("f.txt")) as f:
         assert f.read() == "precious\n"
     os.unlink(relay.path(".f.txt.lock"))
-    deadline = time.time() + 15
-    while time.time() < deadline and not relay.exists("f.txt"):
-        time.sleep(0.2)
+    # the content and the placeholder land side by side under the lock:
+    # the push is whole once its lock is gone
+    wait_until(lambda: relay.exists("f.txt") and relay.locks() == [],
+               "the retried push", timeout=15)
     assert relay.read("f.txt") == b"precious\n"
     assert placeholder(relay.read(".f.txt.placeholder"))[0]["pusher"] == \
         "alice"
