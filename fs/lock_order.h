@@ -53,8 +53,9 @@
  *
  * Connections are waited for too (transport.c, pool_acquire), with no
  * mutex of the transport held: a thread holding a connection may wait
- * for an aside (a fetch's sink waits for the lock taken beside it; a
- * content upload's end waits for its placeholder), so asides borrow from
+ * for an aside (a fetch's sink waits for the lock taken beside it, and,
+ * where the mutex is a server's LOCK, for that mutex's detached drop; a
+ * content upload's end waits for its placeholder), so these asides borrow from
  * a share of their own (BACKEND_WORK_BESIDE) and never wait for one their
  * starter holds; an aside never waits for anything while it holds one.
  *

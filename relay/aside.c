@@ -52,15 +52,15 @@ void relay_aside_start(struct relay *r, struct relay_aside *a,
 	g_thread_pool_push(r->asides, a, NULL);
 }
 
-void relay_aside_detach(struct relay *r, int (*fn)(struct relay *r,
-						   void *ctx), void *ctx)
+void relay_aside_detach(struct relay *r, enum backend_work work,
+			int (*fn)(struct relay *r, void *ctx), void *ctx)
 {
 	struct relay_aside *a = g_new0(struct relay_aside, 1);
 
 	a->fn = fn;
 	a->ctx = ctx;
 	a->detached = true;
-	a->work = BACKEND_WORK_BACKGROUND; /* nobody waits for it */
+	a->work = work;
 	g_thread_pool_push(r->asides, a, NULL);
 }
 

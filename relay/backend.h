@@ -188,14 +188,14 @@ void backend_failures_gather(void);
 enum backend_work {
 	BACKEND_WORK_USER,	/* what a user waits for (the default) */
 	BACKEND_WORK_BACKGROUND, /* nobody waits: a pull's end after close,
-				 * a drop sent aside, a retry; it gets part of
+				 * a lock's drop, a retry; it gets part of
 				 * the user's share only, so that a user's
 				 * requests never queue behind it */
-	BACKEND_WORK_BESIDE,	/* an aside whose starter waits for it while
+	BACKEND_WORK_BESIDE,	/* an aside that someone may wait for while
 				 * holding a connection of its own (a lock
-				 * beside the fetch it gates): a share of its
-				 * own, so that it never waits for its
-				 * starter */
+				 * beside the fetch it gates, a mutex's drop
+				 * that fetch waits for): a share of its
+				 * own, so that it never waits for them */
 };
 /* Set this thread's kind of work from now on; returns the previous one. */
 enum backend_work backend_thread_work(enum backend_work kind);

@@ -481,7 +481,7 @@ void relay_lock_release_aside(struct relay *r, const char *path,
 	d = g_new0(struct lock_drop, 1);
 	d->path = g_strdup(path);
 	d->written = written ? g_bytes_ref(written) : NULL;
-	relay_aside_detach(r, lock_drop_aside, d);
+	relay_aside_detach(r, BACKEND_WORK_BACKGROUND, lock_drop_aside, d);
 }
 
 void relay_lock_settle_all(struct relay *r)

@@ -177,7 +177,10 @@ void relay_mutex_drop(struct relay *r, const char *path)
 	g_mutex_lock(&r->mutex);
 	g_hash_table_add(r->mutex_drops, g_strdup(mutex_path));
 	g_mutex_unlock(&r->mutex);
-	relay_aside_detach(r, drop_aside, mutex_path);
+	/* a reader's fetch may wait for it while holding a connection
+	 * (relay_mutex_settle under BACKEND_MUTEX_OUTLIVES_HOLDER): were it
+	 * to queue behind that fetch (transfers=1), neither would end */
+	relay_aside_detach(r, BACKEND_WORK_BESIDE, drop_aside, mutex_path);
 }
 
 int relay_mutex_repair(struct relay *r, const char *path)

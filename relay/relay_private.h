@@ -107,9 +107,10 @@ struct relay_aside {
 void relay_aside_start(struct relay *r, struct relay_aside *a,
 		       int (*fn)(struct relay *r, void *ctx), void *ctx);
 int relay_aside_wait(struct relay_aside *a);
-/* Run fn aside with nobody waiting (ctx is fn's to free). */
-void relay_aside_detach(struct relay *r, int (*fn)(struct relay *r,
-						   void *ctx), void *ctx);
+/* Run fn aside with nobody waiting for its result (ctx is fn's to free),
+ * its requests counted as work (backend_thread_work). */
+void relay_aside_detach(struct relay *r, enum backend_work work,
+			int (*fn)(struct relay *r, void *ctx), void *ctx);
 GThreadPool *relay_asides_new(struct relay *r);
 
 /* Read path's lock file: -ENOENT when there is none. */

@@ -161,7 +161,7 @@ struct relay_stream *relay_stream_start(struct relay *r, const char *path,
 	s->written = written;
 	s->end = UINT64_MAX;
 	s->refs = 2;
-	relay_aside_detach(r, stream_run, s);
+	relay_aside_detach(r, BACKEND_WORK_BACKGROUND, stream_run, s);
 	return s;
 }
 

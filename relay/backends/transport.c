@@ -46,7 +46,8 @@ struct transport {
  * of them, so that a reader's lock and fetch never queue behind the
  * registrations and unlocks of the files read before; and `transfers`
  * more for the asides that run beside a request of their starter (the
- * lock beside the fetch that waits for it): were they to share with it,
+ * lock beside the fetch that waits for it, the mutex drop that fetch may
+ * wait for): were they to share with it,
  * `transfers` fetches could hold every connection while their locks
  * waited for one.
  */
