@@ -75,6 +75,10 @@ enum backend_caps {
 	/* put_stream is there, and an upload cut off before its end leaves
 	 * the old content whole (a probe has shown it) */
 	BACKEND_CAN_STREAM = 1 << 5,
+	/* the mutex is a lock the server keeps (a WebDAV LOCK): one that a
+	 * stopped client left stays until the server's timeout, and no
+	 * other client can break it */
+	BACKEND_MUTEX_OUTLIVES_HOLDER = 1 << 6,
 };
 
 /* A backend's operations table: what each backend file fills in. */

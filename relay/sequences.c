@@ -129,7 +129,11 @@ static int gate_wait(struct lock_gate *g)
 		g->waited = true;
 		/* the mutex's drop goes on aside: the reader's bytes do not
 		 * wait for it (a crash before it is done leaves the mutex,
-		 * which the next mount's repair breaks: relay_mutex_repair) */
+		 * which the next mount's repair breaks: relay_mutex_repair);
+		 * but a server's lock left by a crash holds that repair up
+		 * until its timeout, so there the drop goes first */
+		if (backend_can(g->r->backend, BACKEND_MUTEX_OUTLIVES_HOLDER))
+			relay_mutex_settle(g->r, g->path);
 	}
 	return g->lock_ret;
 }

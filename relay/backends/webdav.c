@@ -1131,6 +1131,8 @@ static unsigned webdav_caps_of(void *state)
 
 	if (wd->mutex_step != WEBDAV_MUTEX_NONE)
 		caps |= BACKEND_EXCLUSIVE_MUTEX;
+	if (wd->mutex_step == WEBDAV_MUTEX_LOCK)
+		caps |= BACKEND_MUTEX_OUTLIVES_HOLDER;
 	if (wd->facts.lists_dotfiles)
 		caps |= BACKEND_LISTS_DOTFILES;
 	if (wd->facts.cut_put_keeps)
