@@ -385,6 +385,16 @@ static const char *expected_checksum(struct relayfs *fs,
 	return ph->checksum;
 }
 
+/* How many blocks one read-ahead request streams: a quarter of the cache
+ * (those in flight are not evicted), at least `transfers`. */
+static uint64_t readahead_window(struct relayfs *fs)
+{
+	uint64_t bs = cache_block_size(fs->cache);
+
+	return MAX((uint64_t)fs->cfg->transfers,
+		   cache_max_size(fs->cache) / 4 / bs);
+}
+
 /* Hash item's bytes from *at on that have arrived, in order: false when
  * one was evicted before it could be (a full pass is needed then). */
 static bool hash_arrived(struct cache_item *item, struct cache_hasher *h,
@@ -493,13 +503,16 @@ static void pull_hash_direct_locked(struct relayfs *fs, struct fs_node *node,
 /* After a read that reached `end`: the hash catches up in this thread
  * once the reads have reached the file's end (the check needs it, and
  * the kernel's reads may come out of order: the last one to come checks)
- * or when it lags by more than the blocks the cache keeps for it, else in
- * a hasher job. */
+ * or when it lags by more than half a read-ahead window (the blocks still
+ * to hash are evicted last, so the cache holds them), else in a hasher
+ * job. A reader faster than the hash thus never waits for it but at the
+ * end, where the hash has had the whole transfer to catch up. */
 static void pull_hash_follow_locked(struct relayfs *fs, struct fs_node *node,
 				    uint64_t end)
 {
 	uint64_t bs = cache_block_size(fs->cache);
-	uint64_t lag = (fs->cfg->transfers + 2) * bs / 2;
+	uint64_t lag = MAX((uint64_t)fs->cfg->transfers + 2,
+			   readahead_window(fs)) * bs / 2;
 
 	if (node->pull_done || node->pull_hashed == UINT64_MAX ||
 	    !expected_checksum(fs, node))
@@ -640,16 +653,6 @@ void fs_readahead_job(gpointer data, gpointer user_data)
 	fetcher_clear(&job->fetcher);
 	fs_node_put(user_data, node, false);
 	g_free(job);
-}
-
-/* How many blocks one read-ahead request streams: a quarter of the cache
- * (those in flight are not evicted), at least `transfers`. */
-static uint64_t readahead_window(struct relayfs *fs)
-{
-	uint64_t bs = cache_block_size(fs->cache);
-
-	return MAX((uint64_t)fs->cfg->transfers,
-		   cache_max_size(fs->cache) / 4 / bs);
 }
 
 /* Once a reader goes past the first block of a sequential run, the blocks
